@@ -1,0 +1,84 @@
+//! One middleware for what every response needs: a request id, a log line, Keystone's error body
+//! for errors produced outside our handlers (actix's own 404/405/400/413), and `WWW-Authenticate`
+//! on 401.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use tracing::Instrument;
+
+use crate::error::Error;
+use crate::state::State;
+
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-openstack-request-id");
+
+pub async fn keystone_envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
+    let request_id = format!("req-{}", uuid::Uuid::new_v4());
+    let public_url = req
+        .app_data::<web::Data<State>>()
+        .map(|s| s.public_url())
+        .unwrap_or_default();
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let span = tracing::info_span!("request", id = %request_id, %method, %path);
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    // Handler and extractor errors arrive as responses; an Err here comes from a middleware.
+    let mut res = result?.map_into_boxed_body();
+    let status = res.status();
+    if status.is_client_error() || status.is_server_error() {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            let detail = res.response().error().map(|e| e.to_string());
+            let err = generic_error(status, detail);
+            let (http_req, _) = res.into_parts();
+            res = ServiceResponse::new(http_req, HttpResponse::build(status).json(err.body()));
+        }
+    }
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID.clone(), v);
+    }
+    if res.status() == actix_web::http::StatusCode::UNAUTHORIZED {
+        if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri=\"{public_url}\"")) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    let _guard = span.enter();
+    tracing::info!(
+        status = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "done"
+    );
+    Ok(res.map_into_left_body())
+}
+
+/// Keystone's body for an error actix produced; client-error detail is kept, server detail is not.
+fn generic_error(status: actix_web::http::StatusCode, detail: Option<String>) -> Error {
+    use actix_web::http::StatusCode as S;
+    match status {
+        S::NOT_FOUND => Error::NotFoundMsg("The resource could not be found.".into()),
+        S::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
+        S::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(0),
+        S::UNAUTHORIZED => Error::Unauthorized,
+        S::BAD_REQUEST => Error::validation(match detail {
+            Some(d) => format!("The request could not be understood: {d}"),
+            None => "The request could not be understood: check its syntax and parameters.".into(),
+        }),
+        s if s.is_server_error() => Error::internal(format!(
+            "non-JSON {s} response: {}",
+            detail.unwrap_or_default()
+        )),
+        s => Error::validation(detail.unwrap_or_else(|| format!("The request was refused ({s})."))),
+    }
+}

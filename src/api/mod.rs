@@ -1,0 +1,40 @@
+//! HTTP only: routes, request parsing and response shapes. Handlers parse, call domain code and
+//! render; they hold no rules of their own.
+
+mod auth;
+mod extract;
+mod health;
+mod middleware;
+mod render;
+mod versions;
+
+pub use extract::{Caller, JsonBody};
+pub use middleware::keystone_envelope;
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::Error;
+
+/// Every route of the server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/").route(web::get().to(versions::root)))
+        .service(resource("/v3").route(web::get().to(versions::v3_doc)))
+        .service(resource("/v3/").route(web::get().to(versions::v3_doc)))
+        .service(resource("/healthcheck").route(web::get().to(health::check)))
+        .configure(auth::routes);
+}
+
+/// A resource whose unsupported methods answer Keystone's 405.
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(Error::MethodNotAllowed)
+    }))
+}
+
+/// The answer for paths that match nothing.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::NotFoundMsg(format!(
+        "The resource could not be found: {}",
+        req.path()
+    )))
+}

@@ -1,0 +1,571 @@
+//! Authentication, token issue, validation and revocation. Every token is scoped to exactly one
+//! project.
+
+pub mod password;
+mod request;
+pub mod revoke;
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+
+pub use request::*;
+
+use crate::assignment;
+use crate::error::{Error, Result};
+use crate::resource::{self, ProjectRef};
+use crate::state::State;
+use crate::store::{self, ApplicationCredential, DbConnection, Domain, Project, Role, User};
+use crate::token::{Opened, Payload};
+use password::Verified;
+
+/// A token that stands: everything needed to answer with its body or to authorize a request.
+#[derive(Clone)]
+pub struct TokenInfo {
+    pub token: String,
+    pub user: User,
+    pub user_domain: Domain,
+    pub project: Project,
+    pub project_domain: Domain,
+    pub roles: Vec<Role>,
+    pub methods: Vec<String>,
+    pub audit_ids: Vec<String>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub application_credential: Option<AppCredRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppCredRef {
+    pub id: String,
+    pub name: String,
+    pub restricted: bool,
+}
+
+impl TokenInfo {
+    pub fn has_role(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r.name == name)
+    }
+}
+
+/// Who a set of auth methods proved the caller to be, before scoping.
+struct Identified {
+    user: User,
+    methods: Vec<String>,
+    /// From the `token` method: the old token caps expiry and keeps its audit chain.
+    parent: Option<TokenInfo>,
+    app_cred: Option<ApplicationCredential>,
+}
+
+/// Runs `POST /v3/auth/tokens`.
+pub async fn authenticate(
+    state: &State,
+    req: AuthRequest,
+    now: DateTime<Utc>,
+) -> Result<TokenInfo> {
+    let identity = req.auth.identity;
+    let mut methods: Vec<String> = vec![];
+    for m in &identity.methods {
+        if !methods.contains(m) {
+            methods.push(m.clone());
+        }
+    }
+    if methods.is_empty() {
+        return Err(Error::validation(
+            "Invalid input for field 'auth.identity.methods': at least one method is required.",
+        ));
+    }
+    let mut found: Option<Identified> = None;
+    for method in &methods {
+        if !state.config.token.methods.contains(method) {
+            return Err(Error::UnauthorizedMsg(format!(
+                "Attempted to authenticate with an unsupported method: {method}."
+            )));
+        }
+        let step = match method.as_str() {
+            "password" => {
+                let p = identity
+                    .password
+                    .clone()
+                    .ok_or_else(|| missing_method_body("password"))?;
+                password_method(state, p, now).await?
+            }
+            "token" => {
+                let t = identity
+                    .token
+                    .clone()
+                    .ok_or_else(|| missing_method_body("token"))?;
+                let parent = validate(state, &t.id, now, false).await?;
+                Identified {
+                    user: parent.user.clone(),
+                    methods: parent.methods.clone(),
+                    parent: Some(parent),
+                    app_cred: None,
+                }
+            }
+            "application_credential" => {
+                let a = identity
+                    .application_credential
+                    .clone()
+                    .ok_or_else(|| missing_method_body("application_credential"))?;
+                application_credential_method(state, a, now).await?
+            }
+            other => {
+                return Err(Error::UnauthorizedMsg(format!(
+                    "Attempted to authenticate with an unsupported method: {other}."
+                )))
+            }
+        };
+        found = Some(match found {
+            None => step,
+            Some(prev) if prev.user.id == step.user.id => merge(prev, step),
+            Some(_) => return Err(Error::Unauthorized),
+        });
+    }
+    let mut who = found.ok_or(Error::Unauthorized)?;
+    for m in methods {
+        if !who.methods.contains(&m) {
+            who.methods.push(m);
+        }
+    }
+    who.methods
+        .sort_by_key(|m| state.config.token.methods.iter().position(|o| o == m));
+    issue(state, who, req.auth.scope, now).await
+}
+
+fn merge(mut a: Identified, b: Identified) -> Identified {
+    a.methods.extend(b.methods);
+    a.parent = a.parent.or(b.parent);
+    a.app_cred = a.app_cred.or(b.app_cred);
+    a
+}
+
+fn missing_method_body(method: &str) -> Error {
+    Error::validation(format!("Invalid input for field 'auth.identity': '{method}' is listed in methods but its object is missing."))
+}
+
+async fn password_method(
+    state: &State,
+    p: PasswordMethod,
+    now: DateTime<Utc>,
+) -> Result<Identified> {
+    let u = p.user;
+    let secret = u.password.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.password.user.password': a password is required."))?;
+    if u.id.is_none() && u.name.is_none() {
+        return Err(Error::validation(
+            "Invalid input for field 'auth.identity.password.user': expecting to find id or name.",
+        ));
+    }
+    if u.id.is_none() && u.domain.is_none() {
+        return Err(Error::validation("Invalid input for field 'auth.identity.password.user': a user name needs its domain (id or name)."));
+    }
+    let lookup = u.clone();
+    let user = state
+        .store
+        .run(move |c| match &lookup.id {
+            Some(id) => store::get_user(c, id),
+            None => match resource::find_domain(c, lookup.domain.as_ref().expect("checked above"))?
+            {
+                Some(d) => {
+                    store::get_user_by_name(c, &d.id, lookup.name.as_deref().unwrap_or_default())
+                }
+                None => Ok(None),
+            },
+        })
+        .await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = state.hasher.verify(SecretString::from(secret), hash).await;
+    let Some(user) = user else {
+        return Err(Error::Unauthorized);
+    };
+    let sc = &state.config.security_compliance;
+    let locked = match (sc.lockout_failure_attempts, user.failed_auth_at) {
+        (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
+            match sc.lockout_duration {
+                Some(d) => now.naive_utc() < at + Duration::seconds(d as i64),
+                None => true,
+            }
+        }
+        _ => false,
+    };
+    match verified {
+        Verified::No => {
+            let id = user.id.clone();
+            let at = now.naive_utc();
+            state
+                .store
+                .run(move |c| store::record_auth_failure(c, &id, at))
+                .await?;
+            tracing::info!(user_id = %user.id, "password authentication failed");
+            return Err(Error::Unauthorized);
+        }
+        _ if locked => {
+            tracing::info!(user_id = %user.id, "authentication refused: account locked");
+            return Err(Error::Unauthorized);
+        }
+        Verified::YesRehash(new_hash) => {
+            let (id, old) = (
+                user.id.clone(),
+                user.password_hash.clone().unwrap_or_default(),
+            );
+            state
+                .store
+                .run(move |c| store::rehash_user_password(c, &id, &old, &new_hash))
+                .await?;
+        }
+        Verified::Yes => {}
+    }
+    if user
+        .password_expires_at
+        .is_some_and(|exp| exp <= now.naive_utc())
+    {
+        tracing::info!(user_id = %user.id, "authentication refused: password expired");
+        return Err(Error::Unauthorized);
+    }
+    check_user_active(state, &user).await?;
+    let (id, at) = (user.id.clone(), now.naive_utc());
+    state
+        .store
+        .run(move |c| store::record_auth_success(c, &id, at))
+        .await?;
+    Ok(Identified {
+        user,
+        methods: vec!["password".into()],
+        parent: None,
+        app_cred: None,
+    })
+}
+
+async fn application_credential_method(
+    state: &State,
+    a: AppCredMethod,
+    now: DateTime<Utc>,
+) -> Result<Identified> {
+    let secret = a.secret.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.application_credential.secret': a secret is required."))?;
+    let lookup = a.clone();
+    let found = state
+        .store
+        .run(move |c| {
+            let ac = match (&lookup.id, &lookup.name) {
+                (Some(id), _) => store::get_application_credential(c, id)?,
+                (None, Some(name)) => {
+                    let user = lookup.user.as_ref().ok_or_else(|| {
+                        Error::validation("Invalid input for field 'auth.identity.application_credential': a name needs its user (id, or name and domain).")
+                    })?;
+                    let user = match (&user.id, &user.name, &user.domain) {
+                        (Some(id), _, _) => store::get_user(c, id)?,
+                        (None, Some(n), Some(d)) => match resource::find_domain(c, d)? {
+                            Some(d) => store::get_user_by_name(c, &d.id, n)?,
+                            None => None,
+                        },
+                        _ => return Err(Error::validation("Invalid input for field 'auth.identity.application_credential.user': expecting id, or name and domain.")),
+                    };
+                    match user {
+                        Some(u) => store::get_application_credential_by_name(c, &u.id, name)?,
+                        None => None,
+                    }
+                }
+                (None, None) => return Err(Error::validation("Invalid input for field 'auth.identity.application_credential': expecting to find id or name.")),
+            };
+            let user = match &ac {
+                Some(ac) => store::get_user(c, &ac.user_id)?,
+                None => None,
+            };
+            Ok(ac.zip(user))
+        })
+        .await?;
+    let hash = found.as_ref().map(|(ac, _)| ac.secret_hash.clone());
+    let verified = state.hasher.verify(SecretString::from(secret), hash).await;
+    let Some((ac, user)) = found else {
+        return Err(Error::Unauthorized);
+    };
+    if verified == Verified::No {
+        return Err(Error::Unauthorized);
+    }
+    if ac.expires_at.is_some_and(|e| e <= now.naive_utc()) {
+        return Err(Error::Unauthorized);
+    }
+    check_user_active(state, &user).await?;
+    Ok(Identified {
+        user,
+        methods: vec!["application_credential".into()],
+        parent: None,
+        app_cred: Some(ac),
+    })
+}
+
+/// The user and its domain must be enabled.
+async fn check_user_active(state: &State, user: &User) -> Result<()> {
+    if !user.enabled {
+        return Err(Error::Unauthorized);
+    }
+    let domain_id = user.domain_id.clone();
+    let domain = state
+        .store
+        .run(move |c| store::get_domain(c, &domain_id))
+        .await?;
+    if !domain.is_some_and(|d| d.enabled) {
+        return Err(Error::Unauthorized);
+    }
+    Ok(())
+}
+
+const PROJECT_ONLY: &str = "Ironstone issues project-scoped tokens only: request a project scope (auth.scope.project with an id, or a name and its domain). Domain, system, trust and unscoped tokens are not supported.";
+
+async fn issue(
+    state: &State,
+    who: Identified,
+    scope: Option<serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<TokenInfo> {
+    let requested = parse_scope(scope)?;
+    let user = who.user.clone();
+    let app_cred = who.app_cred.clone();
+    let parent_project = who.parent.as_ref().map(|p| p.project.id.clone());
+    let parent_app_cred = who
+        .parent
+        .as_ref()
+        .and_then(|p| p.application_credential.clone());
+    let (project, roles, app_cred_ref) = state
+        .store
+        .run(move |c| {
+            let bound_project = app_cred.as_ref().map(|a| a.project_id.clone()).or_else(|| {
+                parent_app_cred.as_ref().and(parent_project.clone())
+            });
+            let project = match (&requested, &bound_project) {
+                (Some(r), Some(bound)) => {
+                    let p = resource::find_project(c, r)?.ok_or(Error::Unauthorized)?;
+                    if &p.id != bound {
+                        return Err(Error::UnauthorizedMsg("An application credential token is bound to its project and cannot be scoped to another.".into()));
+                    }
+                    p
+                }
+                (None, Some(bound)) => store::get_project(c, bound)?.ok_or(Error::Unauthorized)?,
+                (Some(r), None) => resource::find_project(c, r)?.ok_or_else(|| {
+                    Error::UnauthorizedMsg("The requested project does not exist or you have no role on it.".into())
+                })?,
+                (None, None) => default_scope(c, &user, parent_project.as_deref())?,
+            };
+            let (roles, ac_ref) = scoped_roles(c, &user, &project, app_cred.as_ref().map(|a| a.id.as_str()).or(parent_app_cred.as_ref().map(|a| a.id.as_str())))?;
+            if roles.is_empty() {
+                return Err(Error::UnauthorizedMsg(format!("User {} has no access to project {}.", user.id, project.id)));
+            }
+            Ok((project, roles, ac_ref))
+        })
+        .await?;
+    let (project_domain, user_domain) = {
+        let (pd, ud) = (project.domain_id.clone(), who.user.domain_id.clone());
+        state
+            .store
+            .run(move |c| Ok((store::get_domain(c, &pd)?, store::get_domain(c, &ud)?)))
+            .await?
+    };
+    let project_domain = project_domain
+        .filter(|d| d.enabled)
+        .ok_or(Error::Unauthorized)?;
+    let user_domain = user_domain.ok_or(Error::Unauthorized)?;
+    if !project.enabled {
+        return Err(Error::Unauthorized);
+    }
+
+    let mut expires_at = now + Duration::seconds(state.config.token.expiration as i64);
+    if let Some(p) = &who.parent {
+        expires_at = expires_at.min(p.expires_at);
+    }
+    if let Some(exp) = who.app_cred.as_ref().and_then(|a| a.expires_at) {
+        expires_at = expires_at.min(exp.and_utc());
+    }
+    let expires_at = DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at);
+    let mut audit_ids = vec![crate::ids::new_audit_id()];
+    if let Some(p) = &who.parent {
+        if let Some(chain) = p.audit_ids.last() {
+            audit_ids.push(chain.clone());
+        }
+    }
+    let payload = Payload {
+        user_id: who.user.id.clone(),
+        methods: who.methods.clone(),
+        project_id: project.id.clone(),
+        expires_at,
+        audit_ids: audit_ids.clone(),
+        application_credential_id: app_cred_ref.as_ref().map(|a| a.id.clone()),
+    };
+    // Fernet times are whole seconds: a token minted in the same second as a revocation that
+    // concerns it would count as revoked. Wait for the next second rather than hand it out.
+    let mut issued_at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    if revoke::is_revoked(
+        state,
+        &payload,
+        &project_domain.id,
+        &user_domain.id,
+        issued_at,
+    )
+    .await?
+    {
+        let wait = 1_000_000_000u32.saturating_sub(Utc::now().timestamp_subsec_nanos());
+        tokio::time::sleep(std::time::Duration::from_nanos(wait as u64 + 1_000_000)).await;
+        issued_at = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or(now);
+    }
+    let token = state.tokens.seal(&payload, issued_at);
+    Ok(TokenInfo {
+        token,
+        user: who.user,
+        user_domain,
+        project,
+        project_domain,
+        roles,
+        methods: who.methods,
+        audit_ids,
+        issued_at,
+        expires_at,
+        application_credential: app_cred_ref,
+    })
+}
+
+/// `auth.scope`: only a project scope is accepted.
+fn parse_scope(scope: Option<serde_json::Value>) -> Result<Option<ProjectRef>> {
+    let Some(scope) = scope else { return Ok(None) };
+    let obj = match scope {
+        serde_json::Value::Object(o) => o,
+        _ => return Err(Error::UnauthorizedMsg(PROJECT_ONLY.into())),
+    };
+    if obj.keys().any(|k| k != "project") || !obj.contains_key("project") {
+        return Err(Error::UnauthorizedMsg(PROJECT_ONLY.into()));
+    }
+    let project: ProjectRef = serde_json::from_value(obj["project"].clone()).map_err(|e| {
+        Error::validation(format!("Invalid input for field 'auth.scope.project': {e}"))
+    })?;
+    if project.id.is_none() && project.name.is_none() {
+        return Err(Error::validation(
+            "Invalid input for field 'auth.scope.project': expecting to find id or name.",
+        ));
+    }
+    Ok(Some(project))
+}
+
+/// No scope given: the re-scoped token's project, else the user's default project.
+fn default_scope(
+    c: &mut DbConnection,
+    user: &User,
+    parent_project: Option<&str>,
+) -> Result<Project> {
+    let candidate = parent_project
+        .map(String::from)
+        .or_else(|| user.default_project_id.clone());
+    let missing = || {
+        Error::UnauthorizedMsg(
+            "No project scope was given and the user has no default project it holds a role on: request a project scope (e.g. --os-project-name and --os-project-domain-name).".into(),
+        )
+    };
+    let Some(id) = candidate else {
+        return Err(missing());
+    };
+    let project = store::get_project(c, &id)?.ok_or_else(missing)?;
+    if assignment::granted_role_ids_on_project(c, &user.id, &project)?.is_empty() {
+        return Err(missing());
+    }
+    Ok(project)
+}
+
+/// The roles a token carries: the user's effective roles, narrowed to the application
+/// credential's roles when there is one.
+fn scoped_roles(
+    c: &mut DbConnection,
+    user: &User,
+    project: &Project,
+    app_cred_id: Option<&str>,
+) -> Result<(Vec<Role>, Option<AppCredRef>)> {
+    let effective = assignment::effective_roles_on_project(c, &user.id, project)?;
+    let Some(ac_id) = app_cred_id else {
+        return Ok((effective, None));
+    };
+    let ac = store::get_application_credential(c, ac_id)?.ok_or(Error::Unauthorized)?;
+    if ac.project_id != project.id || ac.user_id != user.id {
+        return Err(Error::Unauthorized);
+    }
+    let granted: std::collections::BTreeSet<String> =
+        store::application_credential_role_ids(c, ac_id)?
+            .into_iter()
+            .collect();
+    let allowed = assignment::expand_implied(c, granted)?;
+    let roles = effective
+        .into_iter()
+        .filter(|r| allowed.contains(&r.id))
+        .collect();
+    Ok((
+        roles,
+        Some(AppCredRef {
+            id: ac.id,
+            name: ac.name,
+            restricted: !ac.unrestricted,
+        }),
+    ))
+}
+
+/// Checks that a token stands now: it decrypts, has not expired (unless `allow_expired` and
+/// within the window), is not revoked, and its user, project, domains and roles still hold.
+pub async fn validate(
+    state: &State,
+    token: &str,
+    now: DateTime<Utc>,
+    allow_expired: bool,
+) -> Result<TokenInfo> {
+    let Opened { payload, issued_at } = state.tokens.open(token)?;
+    let invalid = || Error::NotFoundMsg("Failed to validate token".into());
+    let window = if allow_expired {
+        Duration::seconds(state.config.token.allow_expired_window as i64)
+    } else {
+        Duration::zero()
+    };
+    if payload.expires_at + window <= now {
+        return Err(Error::NotFoundMsg("The token has expired.".into()));
+    }
+    let p = payload.clone();
+    let (user, user_domain, project, project_domain, roles, ac_ref) = state
+        .store
+        .run(move |c| {
+            let user = store::get_user(c, &p.user_id)?
+                .filter(|u| u.enabled)
+                .ok_or_else(invalid)?;
+            let user_domain = store::get_domain(c, &user.domain_id)?
+                .filter(|d| d.enabled)
+                .ok_or_else(invalid)?;
+            let project = store::get_project(c, &p.project_id)?
+                .filter(|p| p.enabled)
+                .ok_or_else(invalid)?;
+            let project_domain = store::get_domain(c, &project.domain_id)?
+                .filter(|d| d.enabled)
+                .ok_or_else(invalid)?;
+            let (roles, ac) =
+                scoped_roles(c, &user, &project, p.application_credential_id.as_deref())
+                    .map_err(|_| invalid())?;
+            if roles.is_empty() {
+                return Err(invalid());
+            }
+            Ok((user, user_domain, project, project_domain, roles, ac))
+        })
+        .await?;
+    if revoke::is_revoked(
+        state,
+        &payload,
+        &project_domain.id,
+        &user_domain.id,
+        issued_at,
+    )
+    .await?
+    {
+        return Err(invalid());
+    }
+    Ok(TokenInfo {
+        token: token.to_string(),
+        user,
+        user_domain,
+        project,
+        project_domain,
+        roles,
+        methods: payload.methods,
+        audit_ids: payload.audit_ids,
+        issued_at,
+        expires_at: payload.expires_at,
+        application_credential: ac_ref,
+    })
+}

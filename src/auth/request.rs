@@ -1,0 +1,62 @@
+//! The body of `POST /v3/auth/tokens`. Secrets are never printed: `Debug` is redacted by hand.
+
+use serde::Deserialize;
+
+use crate::resource::DomainRef;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRequest {
+    pub auth: Auth,
+}
+
+#[derive(Deserialize)]
+pub struct Auth {
+    pub identity: Identity,
+    #[serde(default)]
+    pub scope: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+pub struct Identity {
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub password: Option<PasswordMethod>,
+    #[serde(default)]
+    pub token: Option<TokenMethod>,
+    #[serde(default)]
+    pub application_credential: Option<AppCredMethod>,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct PasswordMethod {
+    pub user: UserCredentials,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct UserCredentials {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub domain: Option<DomainRef>,
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct TokenMethod {
+    pub id: String,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct AppCredMethod {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub user: Option<AppCredUser>,
+    pub secret: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct AppCredUser {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub domain: Option<DomainRef>,
+}

@@ -1,0 +1,290 @@
+//! `ironstone bootstrap`: the Default domain, the admin user and project, the default roles and
+//! the identity endpoints. Idempotent: what exists is left as it is.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use crate::error::Result;
+use crate::resource::{DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME};
+use crate::state::State;
+use crate::store::{
+    self, Assignment, Domain, Endpoint, EndpointFilter, Project, Region, Role, Service, User,
+};
+
+pub const DEFAULT_ROLES: [&str; 5] = ["reader", "member", "manager", "admin", "service"];
+/// (prior, implied): admin -> manager -> member -> reader.
+pub const DEFAULT_IMPLICATIONS: [(&str, &str); 3] = [
+    ("admin", "manager"),
+    ("manager", "member"),
+    ("member", "reader"),
+];
+
+pub struct Options {
+    pub username: String,
+    pub project_name: String,
+    pub region_id: String,
+    /// When absent and the admin does not exist, a password is generated and reported once.
+    pub password: Option<SecretString>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            username: "admin".into(),
+            project_name: "admin".into(),
+            region_id: "RegionOne".into(),
+            password: None,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Report {
+    /// What was created, one line each ("role admin", ...).
+    pub created: Vec<String>,
+    /// A password generated for a newly created admin: shown once, never stored in clear.
+    pub generated_password: Option<String>,
+    pub password_reset: bool,
+    pub admin_user_id: String,
+    pub admin_project_id: String,
+}
+
+pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Report> {
+    let (password, generated) = match &opts.password {
+        Some(p) => (Some(p.clone()), None),
+        None => {
+            let g = crate::ids::random_urlsafe(18);
+            (None, Some(g))
+        }
+    };
+    // Hash outside the transaction (it is slow); used only if the admin must be created or reset.
+    let given_hash = match &password {
+        Some(p) => Some(state.hasher.hash(p.clone()).await?),
+        None => None,
+    };
+    let generated_hash = match &generated {
+        Some(g) => Some(state.hasher.hash(SecretString::from(g.clone())).await?),
+        None => None,
+    };
+    // Does the given password already match? Then nothing is reset.
+    let existing = {
+        let (domain, name) = (DEFAULT_DOMAIN_ID.to_string(), opts.username.clone());
+        state
+            .store
+            .run(move |c| store::get_user_by_name(c, &domain, &name))
+            .await?
+    };
+    let password_matches = match (
+        &password,
+        existing.as_ref().and_then(|u| u.password_hash.clone()),
+    ) {
+        (Some(p), Some(h)) => {
+            state.hasher.verify(p.clone(), Some(h)).await != crate::auth::password::Verified::No
+        }
+        _ => false,
+    };
+    let public_url = state.public_url();
+    let keep_for = crate::auth::revoke::retention(state);
+    let at = now.naive_utc();
+    let report = state
+        .store
+        .tx(move |c| {
+            let mut r = Report::default();
+            if store::get_domain(c, DEFAULT_DOMAIN_ID)?.is_none() {
+                store::insert_domain(
+                    c,
+                    &Domain {
+                        id: DEFAULT_DOMAIN_ID.into(),
+                        name: DEFAULT_DOMAIN_NAME.into(),
+                        description: "The default domain".into(),
+                        enabled: true,
+                        extra: "{}".into(),
+                        created_at: at,
+                    },
+                )?;
+                r.created.push(format!("domain {DEFAULT_DOMAIN_NAME}"));
+            }
+            let project =
+                match store::get_project_by_name(c, DEFAULT_DOMAIN_ID, &opts.project_name)? {
+                    Some(p) => p,
+                    None => {
+                        let p = Project {
+                            id: crate::ids::new_id(),
+                            name: opts.project_name.clone(),
+                            domain_id: DEFAULT_DOMAIN_ID.into(),
+                            parent_id: None,
+                            description: "Bootstrap project for initializing the cloud.".into(),
+                            enabled: true,
+                            extra: "{}".into(),
+                            created_at: at,
+                        };
+                        store::insert_project(c, &p)?;
+                        r.created.push(format!("project {}", p.name));
+                        p
+                    }
+                };
+            let user = match store::get_user_by_name(c, DEFAULT_DOMAIN_ID, &opts.username)? {
+                Some(u) => {
+                    if let (Some(hash), false) = (&given_hash, password_matches) {
+                        store::set_user_password(c, &u.id, hash, at, None)?;
+                        crate::auth::revoke::record(
+                            c,
+                            crate::auth::revoke::Revoke::user(&u.id),
+                            now,
+                            keep_for,
+                        )?;
+                        r.password_reset = true;
+                    }
+                    u
+                }
+                None => {
+                    let u = User {
+                        id: crate::ids::new_id(),
+                        name: opts.username.clone(),
+                        domain_id: DEFAULT_DOMAIN_ID.into(),
+                        enabled: true,
+                        default_project_id: Some(project.id.clone()),
+                        email: None,
+                        description: None,
+                        extra: "{}".into(),
+                        password_hash: None,
+                        password_created_at: None,
+                        password_expires_at: None,
+                        failed_auth_count: 0,
+                        failed_auth_at: None,
+                        last_active_at: None,
+                        created_at: at,
+                    };
+                    store::insert_user(c, &u)?;
+                    let hash = given_hash
+                        .as_ref()
+                        .or(generated_hash.as_ref())
+                        .expect("one of the two is set");
+                    store::set_user_password(c, &u.id, hash, at, None)?;
+                    if given_hash.is_none() {
+                        r.generated_password = generated.clone();
+                    }
+                    r.created.push(format!("user {}", u.name));
+                    u
+                }
+            };
+            let mut role_ids = std::collections::HashMap::new();
+            for name in DEFAULT_ROLES {
+                let role = match store::get_role_by_name(c, name, None)? {
+                    Some(role) => role,
+                    None => {
+                        let role = Role {
+                            id: crate::ids::new_id(),
+                            name: name.into(),
+                            domain_id: None,
+                            description: String::new(),
+                            extra: "{}".into(),
+                            created_at: at,
+                        };
+                        store::insert_role(c, &role)?;
+                        r.created.push(format!("role {name}"));
+                        role
+                    }
+                };
+                role_ids.insert(name, role.id);
+            }
+            for (prior, implied) in DEFAULT_IMPLICATIONS {
+                if !store::implied_role_exists(c, &role_ids[prior], &role_ids[implied])? {
+                    store::insert_implied_role(c, &role_ids[prior], &role_ids[implied])?;
+                    r.created.push(format!("implied role {prior} -> {implied}"));
+                }
+            }
+            let grant = Assignment {
+                actor_type: store::ACTOR_USER.into(),
+                actor_id: user.id.clone(),
+                target_type: store::TARGET_PROJECT.into(),
+                target_id: project.id.clone(),
+                role_id: role_ids["admin"].clone(),
+                inherited: false,
+            };
+            if !store::assignment_exists(c, &grant)? {
+                store::insert_assignment(c, &grant)?;
+                r.created.push(format!(
+                    "role admin for user {} on project {}",
+                    user.name, project.name
+                ));
+            }
+            if store::get_region(c, &opts.region_id)?.is_none() {
+                store::insert_region(
+                    c,
+                    &Region {
+                        id: opts.region_id.clone(),
+                        description: String::new(),
+                        parent_region_id: None,
+                        extra: "{}".into(),
+                    },
+                )?;
+                r.created.push(format!("region {}", opts.region_id));
+            }
+            let service = match store::list_services(c, Some("identity"), None)?
+                .into_iter()
+                .next()
+            {
+                Some(s) => s,
+                None => {
+                    let s = Service {
+                        id: crate::ids::new_id(),
+                        type_: "identity".into(),
+                        name: "keystone".into(),
+                        description: String::new(),
+                        enabled: true,
+                        extra: "{}".into(),
+                    };
+                    store::insert_service(c, &s)?;
+                    r.created.push("service keystone (identity)".into());
+                    s
+                }
+            };
+            let url = format!("{public_url}/v3");
+            let existing = store::list_endpoints(
+                c,
+                &EndpointFilter {
+                    service_id: Some(service.id.clone()),
+                    region_id: Some(opts.region_id.clone()),
+                    ..Default::default()
+                },
+            )?;
+            for interface in ["public", "internal", "admin"] {
+                match existing.iter().find(|e| e.interface == interface) {
+                    Some(e) if e.url == url => {}
+                    Some(e) => {
+                        store::update_endpoint(
+                            c,
+                            &Endpoint {
+                                url: url.clone(),
+                                ..e.clone()
+                            },
+                        )?;
+                        r.created
+                            .push(format!("{interface} identity endpoint now {url}"));
+                    }
+                    None => {
+                        store::insert_endpoint(
+                            c,
+                            &Endpoint {
+                                id: crate::ids::new_id(),
+                                service_id: service.id.clone(),
+                                region_id: Some(opts.region_id.clone()),
+                                interface: interface.into(),
+                                url: url.clone(),
+                                enabled: true,
+                                extra: "{}".into(),
+                            },
+                        )?;
+                        r.created
+                            .push(format!("{interface} identity endpoint {url}"));
+                    }
+                }
+            }
+            r.admin_user_id = user.id;
+            r.admin_project_id = project.id;
+            Ok(r)
+        })
+        .await?;
+    Ok(report)
+}

@@ -1,0 +1,87 @@
+//! Admin commands, one module each.
+
+pub mod bootstrap;
+pub mod db;
+pub mod fernet;
+pub mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ProcessEnv};
+use crate::error::Result;
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "ironstone",
+    version,
+    about = "An OpenStack Keystone v3-compatible identity provider"
+)]
+pub struct Cli {
+    /// TOML configuration file (also IRONSTONE_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the identity API. On an empty store: migrate, create keys and bootstrap first.
+    Serve,
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Create the Default domain, the admin user and project, roles and identity endpoints.
+    /// The admin password comes from IRONSTONE_BOOTSTRAP_PASSWORD(_FILE); without it one is
+    /// generated and printed once.
+    Bootstrap(bootstrap::Args),
+    /// Fernet key repository maintenance (Keystone's layout).
+    Fernet {
+        #[command(subcommand)]
+        command: FernetCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DbCommand {
+    /// Apply pending schema migrations.
+    Sync,
+}
+
+#[derive(Subcommand)]
+pub enum FernetCommand {
+    /// Create the key repository with a staged and a primary key (no-op when keys exist).
+    Setup,
+    /// Promote the staged key to primary, stage a new key, drop keys beyond max_active_keys.
+    Rotate,
+}
+
+pub fn load_config(cli: &Cli) -> Result<Config> {
+    Config::load(cli.config.as_deref(), &ProcessEnv)
+}
+
+pub fn open_store(config: &Config) -> Result<Store> {
+    Store::connect(&config.database_url(), config.database_pool_size)
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Db {
+            command: DbCommand::Sync,
+        } => db::sync(&config),
+        Command::Bootstrap(args) => bootstrap::run(config, args).await,
+        Command::Fernet {
+            command: FernetCommand::Setup,
+        } => fernet::setup(&config),
+        Command::Fernet {
+            command: FernetCommand::Rotate,
+        } => fernet::rotate(&config),
+    }
+}

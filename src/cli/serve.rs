@@ -1,0 +1,33 @@
+use chrono::Utc;
+
+use crate::app::Application;
+use crate::config::{redact_url, Config};
+use crate::error::Result;
+use crate::token::KeyRepository;
+
+/// Serves; on a store that was never set up, migrates, creates keys and bootstraps first.
+pub async fn run(config: Config) -> Result<()> {
+    let url = config.database_url();
+    let store = super::open_store(&config)?;
+    let first_run = !store.is_initialized()?;
+    if first_run {
+        let ran = store.migrate()?;
+        tracing::info!(database = %redact_url(&url), migrations = ran, "schema migrated");
+    }
+    let repo = KeyRepository::new(config.key_repository(), config.fernet.max_active_keys);
+    if first_run && repo.setup()? {
+        tracing::info!(repository = %repo.dir().display(), "fernet keys created");
+    }
+    let app = Application::build(config, store)?;
+    if first_run {
+        let state = app.state();
+        let opts = super::bootstrap::options_from_env(None)?;
+        let (user, project) = (opts.username.clone(), opts.project_name.clone());
+        let report = crate::bootstrap::run(&state, opts, Utc::now()).await?;
+        super::bootstrap::print_report(&state, &report, &user, &project);
+    }
+    tracing::info!(url = %app.state().public_url(), database = %redact_url(&url), "Ironstone is serving");
+    app.run_until_stopped()
+        .await
+        .map_err(|e| crate::error::Error::internal(format!("server: {e}")))
+}

@@ -1,0 +1,352 @@
+//! Configuration: defaults, then a TOML file (`--config` / `IRONSTONE_CONFIG`), then `IRONSTONE_*`
+//! environment variables. Unknown keys in the file are an error. Secrets may come from `*_FILE`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database and the key repository live by default.
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite://PATH`; default `sqlite://<data_dir>/ironstone.db`.
+    pub database_url: Option<String>,
+    pub bind: String,
+    /// The URL clients reach this server at, without `/v3`; default `http://<bind>`.
+    pub public_url: Option<String>,
+    pub key_repository: Option<PathBuf>,
+    /// Largest accepted request body, in bytes (Keystone's `max_request_body_size`).
+    pub max_request_body_size: usize,
+    pub database_pool_size: u32,
+    pub token: TokenConfig,
+    pub fernet: FernetConfig,
+    pub password_hashing: PasswordHashingConfig,
+    pub identity: IdentityConfig,
+    pub security_compliance: SecurityComplianceConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Token lifetime in seconds (Keystone's `[token] expiration`).
+    pub expiration: u64,
+    /// How long after expiry a service may still validate with `?allow_expired=1`.
+    pub allow_expired_window: u64,
+    /// Auth method order; bit `2^i` in a token's method mask is `methods[i]`. Must match every
+    /// service that shares the key repository (Keystone's `[auth] methods`).
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FernetConfig {
+    pub max_active_keys: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordHashingConfig {
+    /// Argon2id memory cost in KiB (OWASP minimum: 19456).
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Longer passwords are refused before hashing (Keystone's `max_password_length`).
+    pub max_password_length: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Prefix of generated user names (`PCU-` + random characters).
+    pub generated_name_prefix: String,
+    pub generated_name_length: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityComplianceConfig {
+    pub lockout_failure_attempts: Option<u32>,
+    /// Seconds an account stays locked after too many failures.
+    pub lockout_duration: Option<u64>,
+    pub password_expires_days: Option<u32>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("ironstone-data"),
+            database_url: None,
+            bind: "127.0.0.1:5000".into(),
+            public_url: None,
+            key_repository: None,
+            max_request_body_size: 114_688,
+            database_pool_size: 10,
+            token: TokenConfig::default(),
+            fernet: FernetConfig::default(),
+            password_hashing: PasswordHashingConfig::default(),
+            identity: IdentityConfig::default(),
+            security_compliance: SecurityComplianceConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            expiration: 3600,
+            allow_expired_window: 172_800,
+            methods: [
+                "external",
+                "password",
+                "token",
+                "oauth1",
+                "mapped",
+                "application_credential",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl Default for FernetConfig {
+    fn default() -> Self {
+        FernetConfig { max_active_keys: 3 }
+    }
+}
+
+impl Default for PasswordHashingConfig {
+    fn default() -> Self {
+        PasswordHashingConfig {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            max_password_length: 4096,
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            generated_name_prefix: "PCU-".into(),
+            generated_name_length: 8,
+        }
+    }
+}
+
+/// A source of environment variables; a parameter so that tests don't touch the process env.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (or `IRONSTONE_CONFIG`), then the environment.
+    pub fn load(file: Option<&Path>, env: &dyn Env) -> Result<Config> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.var("IRONSTONE_CONFIG").map(PathBuf::from));
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::validation(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<Config>(&text).map_err(|e| {
+                    Error::validation(format!("config file {}: {}", path.display(), e.message()))
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: &dyn Env) -> Result<()> {
+        if let Some(v) = env.var("IRONSTONE_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = secret_var(env, "IRONSTONE_DATABASE_URL")? {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env.var("IRONSTONE_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = env.var("IRONSTONE_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = env.var("IRONSTONE_KEY_REPOSITORY") {
+            self.key_repository = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env.var("IRONSTONE_TOKEN_EXPIRATION") {
+            self.token.expiration = v.parse().map_err(|_| {
+                Error::validation(format!(
+                    "IRONSTONE_TOKEN_EXPIRATION must be whole seconds, got {v:?}"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.token.expiration == 0 {
+            return Err(Error::validation(
+                "token.expiration must be at least 1 second",
+            ));
+        }
+        if self.fernet.max_active_keys < 2 {
+            return Err(Error::validation(
+                "fernet.max_active_keys must be at least 2 (a staged and a primary key)",
+            ));
+        }
+        for needed in ["password", "token", "application_credential"] {
+            if !self.token.methods.iter().any(|m| m == needed) {
+                return Err(Error::validation(format!(
+                    "token.methods must include {needed:?}"
+                )));
+            }
+        }
+        if self.token.methods.len() > 31 {
+            return Err(Error::validation(
+                "token.methods may list at most 31 methods",
+            ));
+        }
+        if self.identity.generated_name_length < 4 {
+            return Err(Error::validation(
+                "identity.generated_name_length must be at least 4",
+            ));
+        }
+        url::Url::parse(&self.public_url()).map_err(|e| {
+            Error::validation(format!(
+                "public_url {:?} is not a URL: {e}",
+                self.public_url()
+            ))
+        })?;
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("ironstone.db").display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn key_repository(&self) -> PathBuf {
+        self.key_repository
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("fernet-keys"))
+    }
+}
+
+/// `NAME` or the contents of the file named by `NAME_FILE` (trailing newline removed).
+pub fn secret_var(env: &dyn Env, name: &str) -> Result<Option<String>> {
+    if let Some(v) = env.var(name) {
+        return Ok(Some(v));
+    }
+    match env.var(&format!("{name}_FILE")) {
+        Some(path) => std::fs::read_to_string(&path)
+            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| Error::validation(format!("cannot read {name}_FILE ({path}): {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, String>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &str)]) -> MapEnv {
+        MapEnv(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_derive_from_data_dir_and_bind() {
+        let c = Config::load(None, &env(&[("IRONSTONE_DATA_DIR", "/srv/ids")])).unwrap();
+        assert_eq!(c.database_url(), "sqlite:///srv/ids/ironstone.db");
+        assert_eq!(c.key_repository(), PathBuf::from("/srv/ids/fernet-keys"));
+        assert_eq!(c.public_url(), "http://127.0.0.1:5000");
+        assert_eq!(c.token.expiration, 3600);
+    }
+
+    #[test]
+    fn file_then_env_layering() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ironstone.toml");
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:5001\"\n[token]\nexpiration = 600\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            &env(&[("IRONSTONE_PUBLIC_URL", "https://id.example.com/")]),
+        )
+        .unwrap();
+        assert_eq!(c.bind, "0.0.0.0:5001");
+        assert_eq!(c.token.expiration, 600);
+        assert_eq!(c.public_url(), "https://id.example.com");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bnid = \"x\"\n").unwrap();
+        let err = Config::load(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bnid"), "{err}");
+    }
+
+    #[test]
+    fn secrets_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("url");
+        std::fs::write(&path, "postgres://u:pw@db/ks\n").unwrap();
+        let c = Config::load(
+            None,
+            &env(&[("IRONSTONE_DATABASE_URL_FILE", path.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.database_url(), "postgres://u:pw@db/ks");
+        assert_eq!(redact_url(&c.database_url()), "postgres://u:***@db/ks");
+    }
+}

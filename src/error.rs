@@ -1,0 +1,172 @@
+//! The one error type. Every failure that reaches a client is rendered here, in Keystone's shape:
+//! `{"error": {"code": <status>, "title": "<reason>", "message": "<text>"}}`.
+//! `WWW-Authenticate` on 401 is added by the HTTP layer, which knows the public URL.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed; the message says what to fix.
+    #[error("{0}")]
+    Validation(String),
+    /// 401 with Keystone's generic text: never says whether the user exists or why it failed.
+    #[error("The request you have made requires authentication.")]
+    Unauthorized,
+    /// 401 with a specific message, only where it reveals nothing about other users
+    /// (e.g. an unsupported scope).
+    #[error("{0}")]
+    UnauthorizedMsg(String),
+    /// 403 naming the policy action that was refused.
+    #[error("You are not authorized to perform the requested action: {0}.")]
+    Forbidden(String),
+    /// 403 with a specific message.
+    #[error("{0}")]
+    ForbiddenMsg(String),
+    #[error("Could not find {kind}: {id}.")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    NotFoundMsg(String),
+    #[error("The request method is not allowed for this resource.")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Request Entity Too Large: the request body exceeds the maximum of {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: the detail is logged, never sent.
+    #[error("An unexpected error prevented the server from fulfilling your request.")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        Error::NotFound {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    pub fn validation(msg: impl Into<String>) -> Self {
+        Error::Validation(msg.into())
+    }
+
+    pub fn forbidden(action: &str) -> Self {
+        Error::Forbidden(format!("identity:{action}"))
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Validation(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized | Error::UnauthorizedMsg(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) | Error::ForbiddenMsg(_) => StatusCode::FORBIDDEN,
+            Error::NotFound { .. } | Error::NotFoundMsg(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Keystone's JSON error body.
+    pub fn body(&self) -> serde_json::Value {
+        let status = self.status();
+        json!({"error": {
+            "code": status.as_u16(),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "message": self.to_string(),
+        }})
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Error::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        HttpResponse::build(self.status()).json(self.body())
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => {
+                Error::NotFoundMsg("Could not find the requested resource.".into())
+            }
+            other => Error::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        tracing::warn!(error = %e, "no database connection available");
+        Error::Unavailable(
+            "The identity store is not reachable right now; try again shortly.".into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_renders_keystone_shape() {
+        let cases = [
+            (
+                Error::validation("Invalid input for field 'user/name'."),
+                400,
+                "Bad Request",
+            ),
+            (Error::Unauthorized, 401, "Unauthorized"),
+            (Error::forbidden("get_user"), 403, "Forbidden"),
+            (Error::not_found("user", "abc"), 404, "Not Found"),
+            (Error::MethodNotAllowed, 405, "Method Not Allowed"),
+            (Error::Conflict("dup".into()), 409, "Conflict"),
+            (Error::PayloadTooLarge(10), 413, "Payload Too Large"),
+            (Error::Unavailable("db".into()), 503, "Service Unavailable"),
+            (
+                Error::internal("secret detail"),
+                500,
+                "Internal Server Error",
+            ),
+        ];
+        for (err, code, title) in cases {
+            let body = err.body();
+            assert_eq!(body["error"]["code"], code);
+            assert_eq!(body["error"]["title"], title);
+            assert!(body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
+        }
+    }
+
+    #[test]
+    fn internal_detail_is_never_rendered() {
+        let body = Error::internal("password=hunter2 at db").body();
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn forbidden_names_the_action() {
+        assert_eq!(
+            Error::forbidden("create_user").to_string(),
+            "You are not authorized to perform the requested action: identity:create_user."
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! Ironstone: an OpenStack Keystone v3-compatible identity provider.
+//!
+//! Layers: `api` (HTTP only) calls the domain modules (`auth`, `token`, `resource`, `assignment`,
+//! `catalog`, `policy`, `bootstrap`), which reach the database only through `store`.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod assignment;
+pub mod auth;
+pub mod bootstrap;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod policy;
+pub mod resource;
+pub mod state;
+pub mod store;
+pub mod token;

@@ -1,0 +1,34 @@
+//! Everything a request needs, built once at start-up and shared by all workers.
+
+use std::sync::Arc;
+
+use crate::auth::password::PasswordHasher;
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::Store;
+use crate::token::{KeyRepository, KeyRing, TokenProvider};
+
+pub struct State {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub tokens: TokenProvider,
+    pub hasher: PasswordHasher,
+}
+
+impl State {
+    pub fn new(config: Config, store: Store) -> Result<State> {
+        let repo = KeyRepository::new(config.key_repository(), config.fernet.max_active_keys);
+        let tokens = TokenProvider::new(KeyRing::open(repo)?, config.token.methods.clone());
+        let hasher = PasswordHasher::new(&config.password_hashing)?;
+        Ok(State {
+            config: Arc::new(config),
+            store,
+            tokens,
+            hasher,
+        })
+    }
+
+    pub fn public_url(&self) -> String {
+        self.config.public_url()
+    }
+}

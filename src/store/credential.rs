@@ -1,0 +1,157 @@
+//! Application credentials with their roles and access rules.
+
+use diesel::prelude::*;
+
+use super::models::{AccessRule, ApplicationCredential};
+use super::schema::{
+    access_rules, application_credential_access_rules, application_credential_roles,
+    application_credentials,
+};
+use super::{on_conflict, DbConnection};
+use crate::error::Result;
+
+pub fn insert_application_credential(
+    conn: &mut DbConnection,
+    ac: &ApplicationCredential,
+    role_ids: &[String],
+    access_rule_ids: &[String],
+) -> Result<()> {
+    diesel::insert_into(application_credentials::table).values(ac).execute(conn).map_err(on_conflict(|| {
+        format!("Conflict occurred attempting to store application_credential - Duplicate entry found with name {}.", ac.name)
+    }))?;
+    for role_id in role_ids {
+        diesel::insert_into(application_credential_roles::table)
+            .values((
+                application_credential_roles::application_credential_id.eq(&ac.id),
+                application_credential_roles::role_id.eq(role_id),
+            ))
+            .execute(conn)?;
+    }
+    for rule_id in access_rule_ids {
+        diesel::insert_into(application_credential_access_rules::table)
+            .values((
+                application_credential_access_rules::application_credential_id.eq(&ac.id),
+                application_credential_access_rules::access_rule_id.eq(rule_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn get_application_credential(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<ApplicationCredential>> {
+    Ok(application_credentials::table
+        .find(id)
+        .select(ApplicationCredential::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get_application_credential_by_name(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: &str,
+) -> Result<Option<ApplicationCredential>> {
+    Ok(application_credentials::table
+        .filter(application_credentials::user_id.eq(user_id))
+        .filter(application_credentials::name.eq(name))
+        .select(ApplicationCredential::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list_application_credentials(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: Option<&str>,
+) -> Result<Vec<ApplicationCredential>> {
+    let mut q = application_credentials::table
+        .filter(application_credentials::user_id.eq(user_id.to_string()))
+        .select(ApplicationCredential::as_select())
+        .into_boxed();
+    if let Some(n) = name {
+        q = q.filter(application_credentials::name.eq(n.to_string()));
+    }
+    Ok(q.order(application_credentials::name.asc()).load(conn)?)
+}
+
+pub fn application_credential_role_ids(conn: &mut DbConnection, id: &str) -> Result<Vec<String>> {
+    Ok(application_credential_roles::table
+        .filter(application_credential_roles::application_credential_id.eq(id))
+        .select(application_credential_roles::role_id)
+        .load(conn)?)
+}
+
+pub fn delete_application_credential(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    Ok(diesel::delete(application_credentials::table.find(id)).execute(conn)? > 0)
+}
+
+/// Ids of a user's application credentials, optionally only those on one project.
+pub fn application_credential_ids_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    project_id: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut q = application_credentials::table
+        .filter(application_credentials::user_id.eq(user_id.to_string()))
+        .select(application_credentials::id)
+        .into_boxed();
+    if let Some(p) = project_id {
+        q = q.filter(application_credentials::project_id.eq(p.to_string()));
+    }
+    Ok(q.load(conn)?)
+}
+
+/// Finds the user's access rule with these values, or stores a new one.
+pub fn find_or_insert_access_rule(conn: &mut DbConnection, rule: &AccessRule) -> Result<String> {
+    let existing: Option<String> = access_rules::table
+        .filter(access_rules::user_id.eq(&rule.user_id))
+        .filter(access_rules::service.eq(&rule.service))
+        .filter(access_rules::path.eq(&rule.path))
+        .filter(access_rules::method.eq(&rule.method))
+        .select(access_rules::id)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    diesel::insert_into(access_rules::table)
+        .values(rule)
+        .execute(conn)?;
+    Ok(rule.id.clone())
+}
+
+pub fn access_rules_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<AccessRule>> {
+    Ok(access_rules::table
+        .filter(access_rules::user_id.eq(user_id))
+        .select(AccessRule::as_select())
+        .load(conn)?)
+}
+
+pub fn access_rules_of_application_credential(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Vec<AccessRule>> {
+    Ok(access_rules::table
+        .inner_join(
+            application_credential_access_rules::table
+                .on(application_credential_access_rules::access_rule_id.eq(access_rules::id)),
+        )
+        .filter(application_credential_access_rules::application_credential_id.eq(id))
+        .select(AccessRule::as_select())
+        .load(conn)?)
+}
+
+pub fn access_rule_in_use(conn: &mut DbConnection, rule_id: &str) -> Result<bool> {
+    let n: i64 = application_credential_access_rules::table
+        .filter(application_credential_access_rules::access_rule_id.eq(rule_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn delete_access_rule(conn: &mut DbConnection, rule_id: &str) -> Result<bool> {
+    Ok(diesel::delete(access_rules::table.find(rule_id)).execute(conn)? > 0)
+}

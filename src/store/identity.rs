@@ -1,0 +1,356 @@
+//! Users, their options and password history; groups and memberships.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::filter::{filter_text, TextFilter};
+use super::models::{Group, User, UserOption, ACTOR_GROUP, ACTOR_USER};
+use super::schema::{
+    groups, password_history, role_assignments, user_group_memberships, user_options, users,
+};
+use super::{on_conflict, DbConnection};
+use crate::error::Result;
+
+pub fn get_user(conn: &mut DbConnection, id: &str) -> Result<Option<User>> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get_user_by_name(
+    conn: &mut DbConnection,
+    domain_id: &str,
+    name: &str,
+) -> Result<Option<User>> {
+    Ok(users::table
+        .filter(users::domain_id.eq(domain_id))
+        .filter(users::name.eq(name))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn user_conflict(u: &User) -> impl FnOnce() -> String + '_ {
+    move || {
+        format!(
+            "Conflict occurred attempting to store user - Duplicate entry found with name {} at domain ID {}.",
+            u.name, u.domain_id
+        )
+    }
+}
+
+pub fn insert_user(conn: &mut DbConnection, u: &User) -> Result<()> {
+    diesel::insert_into(users::table)
+        .values(u)
+        .execute(conn)
+        .map_err(on_conflict(user_conflict(u)))?;
+    Ok(())
+}
+
+/// Writes every mutable attribute of `u` (not the password or the failure counters).
+pub fn update_user(conn: &mut DbConnection, u: &User) -> Result<()> {
+    diesel::update(users::table.find(&u.id))
+        .set((
+            users::name.eq(&u.name),
+            users::enabled.eq(u.enabled),
+            users::default_project_id.eq(&u.default_project_id),
+            users::email.eq(&u.email),
+            users::description.eq(&u.description),
+            users::extra.eq(&u.extra),
+        ))
+        .execute(conn)
+        .map_err(on_conflict(user_conflict(u)))?;
+    Ok(())
+}
+
+/// Replaces the current password, keeping the old hash in the history.
+pub fn set_user_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    hash: &str,
+    now: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+) -> Result<()> {
+    let old: Option<(Option<String>, Option<NaiveDateTime>)> = users::table
+        .find(user_id)
+        .select((users::password_hash, users::password_created_at))
+        .first(conn)
+        .optional()?;
+    if let Some((Some(old_hash), created)) = old {
+        diesel::insert_into(password_history::table)
+            .values((
+                password_history::id.eq(crate::ids::new_id()),
+                password_history::user_id.eq(user_id),
+                password_history::password_hash.eq(old_hash),
+                password_history::created_at.eq(created.unwrap_or(now)),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(hash),
+            users::password_created_at.eq(now),
+            users::password_expires_at.eq(expires_at),
+            users::failed_auth_count.eq(0),
+            users::failed_auth_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Swaps in a re-computed hash of the same password (parameters changed); no history entry.
+pub fn rehash_user_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    old_hash: &str,
+    new_hash: &str,
+) -> Result<()> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::password_hash.eq(old_hash)),
+    )
+    .set(users::password_hash.eq(new_hash))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The last `n` earlier password hashes, newest first.
+pub fn password_history(conn: &mut DbConnection, user_id: &str, n: i64) -> Result<Vec<String>> {
+    Ok(password_history::table
+        .filter(password_history::user_id.eq(user_id))
+        .order(password_history::created_at.desc())
+        .limit(n)
+        .select(password_history::password_hash)
+        .load(conn)?)
+}
+
+pub fn record_auth_failure(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_auth_count.eq(users::failed_auth_count + 1),
+            users::failed_auth_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn record_auth_success(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_auth_count.eq(0),
+            users::failed_auth_at.eq(None::<NaiveDateTime>),
+            users::last_active_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a user and everything hanging off it (memberships, options, history, credentials and
+/// application credentials cascade in SQL; assignments are polymorphic and removed here).
+pub fn delete_user(conn: &mut DbConnection, id: &str) -> Result<()> {
+    diesel::delete(
+        role_assignments::table
+            .filter(role_assignments::actor_type.eq(ACTOR_USER))
+            .filter(role_assignments::actor_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(users::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    pub name: Option<TextFilter>,
+    pub email: Option<TextFilter>,
+    pub domain_id: Option<String>,
+    pub enabled: Option<bool>,
+    pub ids: Option<Vec<String>>,
+    pub marker: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> {
+    let mut q = users::table.select(User::as_select()).into_boxed();
+    if let Some(name) = &f.name {
+        q = filter_text!(q, users::name, name);
+    }
+    if let Some(email) = &f.email {
+        q = match email.op {
+            super::filter::TextOp::Equals => q.filter(users::email.eq(email.value.clone())),
+            _ if email.case_insensitive() => q.filter(
+                super::filter::lower(users::email.assume_not_null())
+                    .like(email.like_pattern())
+                    .escape('\\'),
+            ),
+            _ => q.filter(users::email.like(email.like_pattern()).escape('\\')),
+        };
+    }
+    if let Some(d) = &f.domain_id {
+        q = q.filter(users::domain_id.eq(d.clone()));
+    }
+    if let Some(enabled) = f.enabled {
+        q = q.filter(users::enabled.eq(enabled));
+    }
+    if let Some(ids) = &f.ids {
+        q = q.filter(users::id.eq_any(ids.clone()));
+    }
+    if let Some(marker) = &f.marker {
+        q = q.filter(users::id.gt(marker.clone()));
+    }
+    if let Some(limit) = f.limit {
+        q = q.limit(limit);
+    }
+    Ok(q.order(users::id.asc()).load(conn)?)
+}
+
+pub fn user_options(conn: &mut DbConnection, user_id: &str) -> Result<Vec<UserOption>> {
+    Ok(user_options::table
+        .filter(user_options::user_id.eq(user_id))
+        .select(UserOption::as_select())
+        .load(conn)?)
+}
+
+/// Sets (`Some`) or removes (`None`) one user option.
+pub fn set_user_option(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    diesel::delete(user_options::table.find((user_id, name))).execute(conn)?;
+    if let Some(value) = value {
+        diesel::insert_into(user_options::table)
+            .values((
+                user_options::user_id.eq(user_id),
+                user_options::name.eq(name),
+                user_options::value.eq(value),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn get_group(conn: &mut DbConnection, id: &str) -> Result<Option<Group>> {
+    Ok(groups::table
+        .find(id)
+        .select(Group::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn group_conflict(g: &Group) -> impl FnOnce() -> String + '_ {
+    move || {
+        format!(
+            "Conflict occurred attempting to store group - Duplicate entry found with name {} at domain ID {}.",
+            g.name, g.domain_id
+        )
+    }
+}
+
+pub fn insert_group(conn: &mut DbConnection, g: &Group) -> Result<()> {
+    diesel::insert_into(groups::table)
+        .values(g)
+        .execute(conn)
+        .map_err(on_conflict(group_conflict(g)))?;
+    Ok(())
+}
+
+pub fn update_group(conn: &mut DbConnection, g: &Group) -> Result<()> {
+    diesel::update(groups::table.find(&g.id))
+        .set((
+            groups::name.eq(&g.name),
+            groups::description.eq(&g.description),
+            groups::extra.eq(&g.extra),
+        ))
+        .execute(conn)
+        .map_err(on_conflict(group_conflict(g)))?;
+    Ok(())
+}
+
+pub fn delete_group(conn: &mut DbConnection, id: &str) -> Result<()> {
+    diesel::delete(
+        role_assignments::table
+            .filter(role_assignments::actor_type.eq(ACTOR_GROUP))
+            .filter(role_assignments::actor_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(groups::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct GroupFilter {
+    pub name: Option<TextFilter>,
+    pub domain_id: Option<String>,
+    pub ids: Option<Vec<String>>,
+}
+
+pub fn list_groups(conn: &mut DbConnection, f: &GroupFilter) -> Result<Vec<Group>> {
+    let mut q = groups::table.select(Group::as_select()).into_boxed();
+    if let Some(name) = &f.name {
+        q = filter_text!(q, groups::name, name);
+    }
+    if let Some(d) = &f.domain_id {
+        q = q.filter(groups::domain_id.eq(d.clone()));
+    }
+    if let Some(ids) = &f.ids {
+        q = q.filter(groups::id.eq_any(ids.clone()));
+    }
+    Ok(q.order(groups::name.asc()).load(conn)?)
+}
+
+pub fn add_user_to_group(conn: &mut DbConnection, user_id: &str, group_id: &str) -> Result<()> {
+    if is_user_in_group(conn, user_id, group_id)? {
+        return Ok(());
+    }
+    diesel::insert_into(user_group_memberships::table)
+        .values((
+            user_group_memberships::user_id.eq(user_id),
+            user_group_memberships::group_id.eq(group_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn remove_user_from_group(
+    conn: &mut DbConnection,
+    user_id: &str,
+    group_id: &str,
+) -> Result<bool> {
+    let n =
+        diesel::delete(user_group_memberships::table.find((user_id, group_id))).execute(conn)?;
+    Ok(n > 0)
+}
+
+pub fn is_user_in_group(conn: &mut DbConnection, user_id: &str, group_id: &str) -> Result<bool> {
+    let n: i64 = user_group_memberships::table
+        .find((user_id, group_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn group_ids_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<String>> {
+    Ok(user_group_memberships::table
+        .filter(user_group_memberships::user_id.eq(user_id))
+        .select(user_group_memberships::group_id)
+        .load(conn)?)
+}
+
+pub fn user_ids_in_group(conn: &mut DbConnection, group_id: &str) -> Result<Vec<String>> {
+    Ok(user_group_memberships::table
+        .filter(user_group_memberships::group_id.eq(group_id))
+        .select(user_group_memberships::user_id)
+        .load(conn)?)
+}

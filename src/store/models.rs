@@ -1,0 +1,171 @@
+//! Rows as the store reads and writes them. Domain code uses these types; only `store` builds queries.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::*;
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = domains)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub extra: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = projects)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub parent_id: Option<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub extra: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A user row. No `Debug`: it carries the password hash.
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    pub default_project_id: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub extra: String,
+    pub password_hash: Option<String>,
+    pub password_created_at: Option<NaiveDateTime>,
+    pub password_expires_at: Option<NaiveDateTime>,
+    pub failed_auth_count: i32,
+    pub failed_auth_at: Option<NaiveDateTime>,
+    pub last_active_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = user_options)]
+pub struct UserOption {
+    pub user_id: String,
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = groups)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub description: String,
+    pub extra: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = roles)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: String,
+    pub extra: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq, Hash)]
+#[diesel(table_name = role_assignments)]
+pub struct Assignment {
+    pub actor_type: String,
+    pub actor_id: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub role_id: String,
+    pub inherited: bool,
+}
+
+pub const ACTOR_USER: &str = "user";
+pub const ACTOR_GROUP: &str = "group";
+pub const TARGET_PROJECT: &str = "project";
+pub const TARGET_DOMAIN: &str = "domain";
+pub const TARGET_SYSTEM: &str = "system";
+/// The one system target Keystone knows.
+pub const SYSTEM_ALL: &str = "all";
+
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = application_credentials)]
+pub struct ApplicationCredential {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub description: Option<String>,
+    pub user_id: String,
+    pub project_id: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub unrestricted: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = access_rules)]
+pub struct AccessRule {
+    pub id: String,
+    pub user_id: String,
+    pub service: String,
+    pub path: String,
+    pub method: String,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = regions)]
+pub struct Region {
+    pub id: String,
+    pub description: String,
+    pub parent_region_id: Option<String>,
+    pub extra: String,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = services)]
+pub struct Service {
+    pub id: String,
+    pub type_: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub extra: String,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = endpoints)]
+pub struct Endpoint {
+    pub id: String,
+    pub service_id: String,
+    pub region_id: Option<String>,
+    pub interface: String,
+    pub url: String,
+    pub enabled: bool,
+    pub extra: String,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, Default)]
+#[diesel(table_name = revocation_events)]
+pub struct RevocationEvent {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub domain_id: Option<String>,
+    pub role_id: Option<String>,
+    pub audit_id: Option<String>,
+    pub audit_chain_id: Option<String>,
+    pub application_credential_id: Option<String>,
+    pub issued_before: NaiveDateTime,
+    pub revoked_at: NaiveDateTime,
+}

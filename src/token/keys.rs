@@ -1,0 +1,304 @@
+//! The fernet key repository, in Keystone's layout: files `0..N` each holding one url-safe base64
+//! key; `0` is staged, the highest number is the primary (encrypts), every key decrypts.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+pub struct KeyRepository {
+    dir: PathBuf,
+    max_active_keys: usize,
+}
+
+impl KeyRepository {
+    pub fn new(dir: impl Into<PathBuf>, max_active_keys: usize) -> Self {
+        KeyRepository {
+            dir: dir.into(),
+            max_active_keys,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Key files by index. A file whose name is not a number is ignored, as Keystone does.
+    pub fn key_files(&self) -> Result<BTreeMap<u64, PathBuf>> {
+        let entries = fs::read_dir(&self.dir).map_err(|e| {
+            Error::validation(format!(
+                "cannot read the fernet key repository {}: {e}",
+                self.dir.display()
+            ))
+        })?;
+        let mut files = BTreeMap::new();
+        for entry in entries.flatten() {
+            if let Some(n) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                files.insert(n, entry.path());
+            }
+        }
+        Ok(files)
+    }
+
+    /// Keys, primary first, then the others from newest to oldest, the staged key last.
+    pub fn load(&self) -> Result<Vec<fernet::Fernet>> {
+        let files = self.key_files()?;
+        if files.len() < 2 {
+            return Err(Error::validation(format!(
+                "the fernet key repository {} holds {} key(s); run `ironstone fernet setup`",
+                self.dir.display(),
+                files.len()
+            )));
+        }
+        let mut order: Vec<u64> = files.keys().copied().filter(|n| *n != 0).rev().collect();
+        if files.contains_key(&0) {
+            order.push(0);
+        }
+        order
+            .into_iter()
+            .map(|n| {
+                let path = &files[&n];
+                let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| {
+                    Error::validation(format!("cannot read fernet key {}: {e}", path.display()))
+                })?);
+                fernet::Fernet::new(text.trim()).ok_or_else(|| {
+                    Error::validation(format!(
+                        "fernet key {} is not a valid url-safe base64 key",
+                        path.display()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Creates the repository with a staged and a primary key; does nothing when keys exist.
+    /// Returns whether it created keys.
+    pub fn setup(&self) -> Result<bool> {
+        create_private_dir(&self.dir)?;
+        if !self.key_files()?.is_empty() {
+            return Ok(false);
+        }
+        self.write_key(0)?;
+        self.rotate()?;
+        Ok(true)
+    }
+
+    /// Keystone's rotation: the staged key `0` becomes the new primary `max+1`, a new staged key
+    /// is written, and the oldest keys beyond `max_active_keys` are removed.
+    pub fn rotate(&self) -> Result<()> {
+        let mut files = self.key_files()?;
+        if !files.contains_key(&0) {
+            return Err(Error::validation(format!(
+                "the fernet key repository {} has no staged key 0; run `ironstone fernet setup`",
+                self.dir.display()
+            )));
+        }
+        let new_primary = files.keys().max().copied().unwrap_or(0) + 1;
+        let new_path = self.dir.join(new_primary.to_string());
+        fs::rename(&files[&0], &new_path)
+            .map_err(|e| Error::internal(format!("cannot promote staged key: {e}")))?;
+        files.remove(&0);
+        files.insert(new_primary, new_path);
+        self.write_key(0)?;
+        let mut keys: Vec<u64> = files.keys().copied().collect();
+        while keys.len() > self.max_active_keys.saturating_sub(1).max(1) {
+            let oldest = keys.remove(0);
+            fs::remove_file(&files[&oldest])
+                .map_err(|e| Error::internal(format!("cannot remove old key {oldest}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a new random key as file `n`, readable by the owner only, atomically.
+    fn write_key(&self, n: u64) -> Result<()> {
+        let key = Zeroizing::new(fernet::Fernet::generate_key());
+        let tmp = self.dir.join(format!(".{n}.tmp"));
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(|e| {
+            Error::validation(format!(
+                "cannot write fernet key in {}: {e}",
+                self.dir.display()
+            ))
+        })?;
+        f.write_all(key.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::internal(format!("cannot write key: {e}")))?;
+        fs::rename(&tmp, self.dir.join(n.to_string()))
+            .map_err(|e| Error::internal(format!("cannot place key: {e}")))?;
+        Ok(())
+    }
+
+    fn modified(&self) -> Option<SystemTime> {
+        fs::metadata(&self.dir).and_then(|m| m.modified()).ok()
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| {
+        Error::validation(format!(
+            "cannot create the fernet key repository {}: {e}",
+            dir.display()
+        ))
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// The loaded keys, re-read when the repository changes (rotation by cron or on another node).
+pub struct KeyRing {
+    repo: KeyRepository,
+    state: RwLock<Loaded>,
+}
+
+struct Loaded {
+    keys: Arc<Keys>,
+    modified: Option<SystemTime>,
+    checked: Instant,
+}
+
+pub struct Keys {
+    pub primary: fernet::Fernet,
+    pub all: fernet::MultiFernet,
+}
+
+const RECHECK: Duration = Duration::from_secs(2);
+
+impl KeyRing {
+    pub fn open(repo: KeyRepository) -> Result<KeyRing> {
+        let keys = Arc::new(Self::read(&repo)?);
+        let modified = repo.modified();
+        Ok(KeyRing {
+            repo,
+            state: RwLock::new(Loaded {
+                keys,
+                modified,
+                checked: Instant::now(),
+            }),
+        })
+    }
+
+    fn read(repo: &KeyRepository) -> Result<Keys> {
+        let mut keys = repo.load()?;
+        let primary = keys[0].clone();
+        let all = fernet::MultiFernet::new(std::mem::take(&mut keys));
+        Ok(Keys { primary, all })
+    }
+
+    /// The current keys; at most every two seconds it checks whether the repository changed.
+    pub fn keys(&self) -> Arc<Keys> {
+        {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if state.checked.elapsed() < RECHECK {
+                return state.keys.clone();
+            }
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.checked.elapsed() >= RECHECK {
+            state.checked = Instant::now();
+            let modified = self.repo.modified();
+            if modified != state.modified {
+                match Self::read(&self.repo) {
+                    Ok(keys) => {
+                        tracing::info!(repository = %self.repo.dir().display(), "fernet keys reloaded");
+                        state.keys = Arc::new(keys);
+                        state.modified = modified;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "fernet key repository unreadable; keeping the loaded keys")
+                    }
+                }
+            }
+        }
+        state.keys.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(repo: &KeyRepository) -> Vec<u64> {
+        repo.key_files().unwrap().keys().copied().collect()
+    }
+
+    #[test]
+    fn setup_creates_staged_and_primary_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = KeyRepository::new(dir.path().join("keys"), 3);
+        assert!(repo.setup().unwrap());
+        assert_eq!(names(&repo), vec![0, 1]);
+        assert!(!repo.setup().unwrap());
+        assert_eq!(names(&repo), vec![0, 1]);
+    }
+
+    #[test]
+    fn rotation_follows_keystone() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = KeyRepository::new(dir.path(), 3);
+        repo.setup().unwrap();
+        let staged = fs::read_to_string(dir.path().join("0")).unwrap();
+        repo.rotate().unwrap();
+        assert_eq!(names(&repo), vec![0, 1, 2]);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("2")).unwrap(),
+            staged,
+            "staged key becomes primary"
+        );
+        repo.rotate().unwrap();
+        assert_eq!(names(&repo), vec![0, 2, 3]);
+        repo.rotate().unwrap();
+        assert_eq!(names(&repo), vec![0, 3, 4]);
+    }
+
+    #[test]
+    fn tokens_from_old_primary_still_decrypt_after_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = KeyRepository::new(dir.path(), 3);
+        repo.setup().unwrap();
+        let before = KeyRing::read(&repo).unwrap();
+        let token = before.primary.encrypt(b"hello");
+        repo.rotate().unwrap();
+        let after = KeyRing::read(&repo).unwrap();
+        assert_eq!(after.all.decrypt(&token).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn empty_or_missing_repository_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = KeyRepository::new(dir.path().join("nope"), 3)
+            .load()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("cannot read the fernet key repository"),
+            "{err}"
+        );
+        let err = KeyRepository::new(dir.path(), 3)
+            .load()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("fernet setup"), "{err}");
+    }
+}
