@@ -37,15 +37,79 @@ pub enum Rule {
     ProjectRole(&'static str),
     /// Any role on the target project.
     ProjectMember,
+    /// Any valid token.
+    Authenticated,
     AnyOf(&'static [Rule]),
 }
 
 use Rule::*;
 
-/// Keystone's default rule for each action this server enforces.
+/// Readers of the whole cloud: `reader` (or a role implying it) on the admin project.
+const CLOUD_READ: Rule = CloudReader;
+const ADMIN_OR_OWNER: &[Rule] = &[CloudAdmin, Owner];
+const READ_OR_OWNER: &[Rule] = &[CloudReader, Owner];
+const DOMAIN_MANAGER: &[Rule] = &[CloudAdmin, DomainRole("manager")];
+const DOMAIN_MANAGER_READ: &[Rule] = &[CloudReader, DomainRole("manager")];
+
+/// Keystone's default rule for each action this server enforces, adapted to project scope.
+/// Anything not listed needs the cloud admin.
 pub fn rule(action: &str) -> Rule {
     match action {
+        // Tokens.
         "validate_token" | "check_token" | "revoke_token" => AnyOf(&[CloudReader, Service, Owner]),
+        // Users: a reader of the user's domain may look, a manager of it may change.
+        "get_user" => AnyOf(&[CloudReader, Owner, DomainRole("reader")]),
+        "list_users" => AnyOf(DOMAIN_MANAGER_READ),
+        "create_user" | "update_user" | "delete_user" => AnyOf(DOMAIN_MANAGER),
+        "list_groups_for_user" | "list_user_projects" => {
+            AnyOf(&[CloudReader, Owner, DomainRole("manager")])
+        }
+        // Groups.
+        "get_group" | "list_groups" | "list_users_in_group" | "check_user_in_group" => {
+            AnyOf(DOMAIN_MANAGER_READ)
+        }
+        "create_group"
+        | "update_group"
+        | "delete_group"
+        | "add_user_to_group"
+        | "remove_user_from_group" => AnyOf(DOMAIN_MANAGER),
+        // Projects: any role on a project shows it; a manager of its domain administers it.
+        "get_project" | "list_project_tags" | "get_project_tag" => {
+            AnyOf(&[CloudReader, ProjectMember, DomainRole("manager")])
+        }
+        "list_projects" => AnyOf(DOMAIN_MANAGER_READ),
+        "create_project"
+        | "update_project"
+        | "delete_project"
+        | "update_project_tags"
+        | "create_project_tag"
+        | "delete_project_tag"
+        | "delete_project_tags" => AnyOf(DOMAIN_MANAGER),
+        // Domains: holders of a role in a domain see it; only the cloud admin changes domains.
+        "get_domain" => AnyOf(&[CloudReader, DomainRole("reader")]),
+        "list_domains" => CLOUD_READ,
+        // Roles: managers must find the roles they may grant.
+        "get_role" | "list_roles" => AnyOf(DOMAIN_MANAGER_READ),
+        "get_implied_role"
+        | "list_implied_roles"
+        | "list_role_inference_rules"
+        | "check_implied_role" => AnyOf(DOMAIN_MANAGER_READ),
+        // Grants: managers within their domain (which roles they may grant is checked apart).
+        "check_grant" | "list_grants" => AnyOf(DOMAIN_MANAGER_READ),
+        "create_grant" | "revoke_grant" => AnyOf(DOMAIN_MANAGER),
+        "list_role_assignments" => AnyOf(&[CloudReader, DomainRole("manager"), Owner]),
+        "list_system_grants" | "check_system_grant" => CLOUD_READ,
+        // Catalog: anyone may read regions (Keystone's default); services and endpoints are
+        // the cloud's business.
+        "get_region" | "list_regions" => Authenticated,
+        "get_service" | "list_services" | "get_endpoint" | "list_endpoints" => CLOUD_READ,
+        // Application credentials and access rules belong to their user.
+        "create_application_credential" => Owner,
+        "get_application_credential"
+        | "list_application_credentials"
+        | "get_access_rule"
+        | "list_access_rules" => AnyOf(READ_OR_OWNER),
+        "delete_application_credential" | "delete_access_rule" => AnyOf(ADMIN_OR_OWNER),
         _ => CloudAdmin,
     }
 }
@@ -69,9 +133,13 @@ pub fn allows(rule: Rule, c: &TokenInfo, t: &Target) -> bool {
         }
         ProjectRole(role) => t.project_id.is_some_and(|p| p == c.project.id) && c.has_role(role),
         ProjectMember => t.project_id.is_some_and(|p| p == c.project.id),
+        Authenticated => true,
         AnyOf(rules) => rules.iter().any(|r| allows(*r, c, t)),
     }
 }
+
+/// Roles a manager (not the cloud admin) may grant.
+pub const MANAGER_GRANTABLE: &[&str] = &["manager", "member", "reader"];
 
 /// Refuses with 403 naming the action unless the rule for `action` allows it.
 pub fn enforce(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {

@@ -2,10 +2,17 @@
 //! render; they hold no rules of their own.
 
 mod auth;
+mod catalog;
+mod credentials;
 mod extract;
+mod groups;
 mod health;
 mod middleware;
+mod projects;
+mod query;
 mod render;
+mod roles;
+mod users;
 mod versions;
 
 pub use extract::{Caller, JsonBody};
@@ -21,7 +28,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v3").route(web::get().to(versions::v3_doc)))
         .service(resource("/v3/").route(web::get().to(versions::v3_doc)))
         .service(resource("/healthcheck").route(web::get().to(health::check)))
-        .configure(auth::routes);
+        .configure(auth::routes)
+        .configure(credentials::routes)
+        .configure(users::routes)
+        .configure(groups::routes)
+        .configure(projects::routes)
+        .configure(roles::routes)
+        .configure(catalog::routes);
 }
 
 /// A resource whose unsupported methods answer Keystone's 405.

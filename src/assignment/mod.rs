@@ -1,6 +1,10 @@
 //! Effective roles: direct, through groups, inherited from the domain or parent projects, and
 //! implied by other roles.
 
+pub mod manage;
+
+pub use manage::{projects_of_actor, projects_with_roles, revoke_if_roleless};
+
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use crate::error::Result;

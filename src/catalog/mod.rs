@@ -1,5 +1,7 @@
 //! The service catalog as tokens and `/v3/auth/catalog` show it.
 
+pub mod manage;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -1,5 +1,7 @@
 //! Domains and projects: the rules around them.
 
+pub mod manage;
+
 use serde::Deserialize;
 
 use crate::error::{Error, Result};

@@ -155,3 +155,13 @@ pub fn access_rule_in_use(conn: &mut DbConnection, rule_id: &str) -> Result<bool
 pub fn delete_access_rule(conn: &mut DbConnection, rule_id: &str) -> Result<bool> {
     Ok(diesel::delete(access_rules::table.find(rule_id)).execute(conn)? > 0)
 }
+
+pub fn application_credential_ids_on_project(
+    conn: &mut DbConnection,
+    project_id: &str,
+) -> Result<Vec<String>> {
+    Ok(application_credentials::table
+        .filter(application_credentials::project_id.eq(project_id))
+        .select(application_credentials::id)
+        .load(conn)?)
+}

@@ -354,3 +354,30 @@ pub fn user_ids_in_group(conn: &mut DbConnection, group_id: &str) -> Result<Vec<
         .select(user_group_memberships::user_id)
         .load(conn)?)
 }
+
+/// Removes a user's password (it can no longer log in with one); the old hash joins the history.
+pub fn clear_user_password(conn: &mut DbConnection, user_id: &str) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(None::<String>),
+            users::password_created_at.eq(None::<NaiveDateTime>),
+            users::password_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ids of the users of a domain (for cascades when the domain goes).
+pub fn user_ids_in_domain(conn: &mut DbConnection, domain_id: &str) -> Result<Vec<String>> {
+    Ok(users::table
+        .filter(users::domain_id.eq(domain_id))
+        .select(users::id)
+        .load(conn)?)
+}
+
+pub fn group_ids_in_domain(conn: &mut DbConnection, domain_id: &str) -> Result<Vec<String>> {
+    Ok(groups::table
+        .filter(groups::domain_id.eq(domain_id))
+        .select(groups::id)
+        .load(conn)?)
+}

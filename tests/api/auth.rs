@@ -7,25 +7,53 @@ use crate::both_backends;
 use crate::helpers::*;
 
 both_backends!(password_token_has_keystone_body, |app| {
-    let r = app.auth(password_auth("admin", ADMIN_PASSWORD, Some("admin"))).await.expect(201);
+    let r = app
+        .auth(password_auth("admin", ADMIN_PASSWORD, Some("admin")))
+        .await
+        .expect(201);
     let t = &r.body["token"];
     assert_eq!(t["methods"], json!(["password"]));
     assert_eq!(t["user"]["name"], "admin");
-    assert_eq!(t["user"]["domain"], json!({"id": "default", "name": "Default"}));
-    assert!(t["user"].as_object().unwrap().contains_key("password_expires_at"));
+    assert_eq!(
+        t["user"]["domain"],
+        json!({"id": "default", "name": "Default"})
+    );
+    assert!(t["user"]
+        .as_object()
+        .unwrap()
+        .contains_key("password_expires_at"));
     assert_eq!(t["project"]["id"], app.admin_project_id);
     assert_eq!(t["project"]["domain"]["name"], "Default");
     assert_eq!(t["is_domain"], false);
-    let roles: Vec<&str> = t["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = t["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     for implied in ["admin", "manager", "member", "reader"] {
         assert!(roles.contains(&implied), "{roles:?}");
     }
-    assert_eq!(t["audit_ids"].as_array().unwrap()[0].as_str().unwrap().len(), 22);
+    assert_eq!(
+        t["audit_ids"].as_array().unwrap()[0]
+            .as_str()
+            .unwrap()
+            .len(),
+        22
+    );
     let re = regex_like_time(t["expires_at"].as_str().unwrap());
     assert!(re, "{}", t["expires_at"]);
-    let identity = t["catalog"].as_array().unwrap().iter().find(|s| s["type"] == "identity").unwrap();
+    let identity = t["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "identity")
+        .unwrap();
     assert_eq!(identity["endpoints"].as_array().unwrap().len(), 3);
-    assert!(identity["endpoints"][0]["url"].as_str().unwrap().ends_with("/v3"));
+    assert!(identity["endpoints"][0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v3"));
 });
 
 fn regex_like_time(s: &str) -> bool {
@@ -42,10 +70,19 @@ both_backends!(password_by_user_id_and_domain_name, |app| {
 });
 
 both_backends!(failures_are_one_generic_401, |app| {
-    let wrong = app.auth(password_auth("admin", "not-the-password", Some("admin"))).await.expect(401);
-    let unknown = app.auth(password_auth("nobody", "whatever", Some("admin"))).await.expect(401);
+    let wrong = app
+        .auth(password_auth("admin", "not-the-password", Some("admin")))
+        .await
+        .expect(401);
+    let unknown = app
+        .auth(password_auth("nobody", "whatever", Some("admin")))
+        .await
+        .expect(401);
     assert_eq!(wrong.body, unknown.body);
-    assert_eq!(wrong.body["error"]["message"], "The request you have made requires authentication.");
+    assert_eq!(
+        wrong.body["error"]["message"],
+        "The request you have made requires authentication."
+    );
     let www = wrong.header("www-authenticate").unwrap();
     assert_eq!(www, format!("Keystone uri=\"{}\"", app.base));
     // Disabled user: same answer.
@@ -59,15 +96,28 @@ both_backends!(failures_are_one_generic_401, |app| {
         })
         .await
         .unwrap();
-    let disabled = app.auth(password_auth("admin", ADMIN_PASSWORD, Some("admin"))).await.expect(401);
+    let disabled = app
+        .auth(password_auth("admin", ADMIN_PASSWORD, Some("admin")))
+        .await
+        .expect(401);
     assert_eq!(disabled.body, unknown.body);
     // ... and its existing token no longer stands.
-    let r = app.request(Method::GET, "/v3/auth/catalog", Some(&app.admin_token), None).await;
+    let r = app
+        .request(
+            Method::GET,
+            "/v3/auth/catalog",
+            Some(&app.admin_token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 401);
 });
 
 both_backends!(unscoped_request_lands_in_default_project, |app| {
-    let r = app.auth(password_auth("admin", ADMIN_PASSWORD, None)).await.expect(201);
+    let r = app
+        .auth(password_auth("admin", ADMIN_PASSWORD, None))
+        .await
+        .expect(201);
     assert_eq!(r.body["token"]["project"]["id"], app.admin_project_id);
 });
 
@@ -81,18 +131,38 @@ both_backends!(other_scopes_are_refused_with_a_clear_message, |app| {
         let mut body = password_auth("admin", ADMIN_PASSWORD, None);
         body["auth"]["scope"] = scope.clone();
         let r = app.auth(body).await.expect(401);
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("project-scoped tokens only"), "{scope}: {}", r.body);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("project-scoped tokens only"),
+            "{scope}: {}",
+            r.body
+        );
     }
     let mut body = password_auth("admin", ADMIN_PASSWORD, None);
-    body["auth"]["scope"] = json!({"project": {"name": "no-such-project", "domain": {"id": "default"}}});
+    body["auth"]["scope"] =
+        json!({"project": {"name": "no-such-project", "domain": {"id": "default"}}});
     app.auth(body).await.expect(401);
 });
 
 both_backends!(unsupported_methods_are_refused, |app| {
-    let r = app.auth(json!({"auth": {"identity": {"methods": ["totp"], "totp": {}}}})).await.expect(401);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("unsupported method"));
-    let r = app.auth(json!({"auth": {"identity": {"methods": ["password"]}}})).await.expect(400);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("password"));
+    let r = app
+        .auth(json!({"auth": {"identity": {"methods": ["totp"], "totp": {}}}}))
+        .await
+        .expect(401);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unsupported method"));
+    let r = app
+        .auth(json!({"auth": {"identity": {"methods": ["password"]}}}))
+        .await
+        .expect(400);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("password"));
 });
 
 both_backends!(token_method_rescopes_without_outliving, |app| {
@@ -107,7 +177,8 @@ both_backends!(token_method_rescopes_without_outliving, |app| {
     assert_eq!(audit.len(), 2);
     assert_eq!(audit[1], original.body["token"]["audit_ids"][0]);
     // A bad token gets no new token.
-    let body = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": "gAAAAAbogus"}}}});
+    let body =
+        json!({"auth": {"identity": {"methods": ["token"], "token": {"id": "gAAAAAbogus"}}}});
     app.auth(body).await.expect(404);
 });
 
@@ -139,25 +210,50 @@ both_backends!(validation_check_and_nocatalog, |app| {
     let mut bad = subject.clone();
     bad.replace_range(40..44, "AAAA");
     app.validate(&bad).await.expect(404);
-    app.request(Method::GET, "/v3/auth/catalog", Some(&bad), None).await.expect(401);
-    app.request(Method::GET, "/v3/auth/catalog", None, None).await.expect(401);
+    app.request(Method::GET, "/v3/auth/catalog", Some(&bad), None)
+        .await
+        .expect(401);
+    app.request(Method::GET, "/v3/auth/catalog", None, None)
+        .await
+        .expect(401);
 });
 
 both_backends!(expired_tokens_fail_unless_allowed, |app| {
     let later = chrono::Utc::now() + chrono::Duration::hours(2);
-    let err = ironstone::auth::validate(&app.state, &app.admin_token, later, false).await.err().unwrap();
+    let err = ironstone::auth::validate(&app.state, &app.admin_token, later, false)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.status().as_u16(), 404);
-    ironstone::auth::validate(&app.state, &app.admin_token, later, true).await.unwrap();
+    ironstone::auth::validate(&app.state, &app.admin_token, later, true)
+        .await
+        .unwrap();
     let much_later = chrono::Utc::now() + chrono::Duration::days(3);
-    assert!(ironstone::auth::validate(&app.state, &app.admin_token, much_later, true).await.is_err());
+    assert!(
+        ironstone::auth::validate(&app.state, &app.admin_token, much_later, true)
+            .await
+            .is_err()
+    );
 });
 
 both_backends!(auth_catalog_projects_domains, |app| {
-    let r = app.get("/v3/auth/catalog", &app.admin_token).await.expect(200);
+    let r = app
+        .get("/v3/auth/catalog", &app.admin_token)
+        .await
+        .expect(200);
     assert_eq!(r.body["catalog"][0]["type"], "identity");
-    let r = app.get("/v3/auth/projects", &app.admin_token).await.expect(200);
+    let r = app
+        .get("/v3/auth/projects", &app.admin_token)
+        .await
+        .expect(200);
     assert_eq!(r.body["projects"][0]["name"], "admin");
-    assert!(r.body["links"]["self"].as_str().unwrap().ends_with("/v3/auth/projects"));
-    let r = app.get("/v3/auth/domains", &app.admin_token).await.expect(200);
+    assert!(r.body["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v3/auth/projects"));
+    let r = app
+        .get("/v3/auth/domains", &app.admin_token)
+        .await
+        .expect(200);
     assert!(r.body["domains"].is_array());
 });

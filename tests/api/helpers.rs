@@ -35,7 +35,8 @@ pub struct TestApp {
 
 /// Base URL of the PostgreSQL server tests use (trust auth, may create databases).
 fn pg_server() -> String {
-    std::env::var("IRONSTONE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("IRONSTONE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub struct PgDatabase {
@@ -48,7 +49,8 @@ impl Drop for PgDatabase {
         // Dropping may wait for pooled connections of the finished test to close.
         let _ = std::thread::spawn(move || {
             if let Ok(mut c) = PgConnection::establish(&format!("{}/postgres", pg_server())) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                let _ =
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
         })
         .join();
@@ -72,18 +74,27 @@ fn pg_database() -> PgDatabase {
     });
     let name = format!("ironstone_test_{}", uuid::Uuid::new_v4().simple());
     let mut c = PgConnection::establish(&format!("{}/postgres", pg_server())).unwrap();
-    c.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).unwrap();
+    c.batch_execute(&format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+    ))
+    .unwrap();
     PgDatabase { name }
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_path_buf();
-    config.bind = "127.0.0.1:0".into();
-    config.database_pool_size = 4;
-    // Cheap hashing keeps the suite fast; production parameters are tested in unit tests.
-    config.password_hashing = PasswordHashingConfig { memory_kib: 1024, iterations: 1, parallelism: 1, max_password_length: 4096 };
-    config
+    Config {
+        data_dir: dir.to_path_buf(),
+        bind: "127.0.0.1:0".into(),
+        database_pool_size: 4,
+        // Cheap hashing keeps the suite fast; production parameters are tested in unit tests.
+        password_hashing: PasswordHashingConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+            max_password_length: 4096,
+        },
+        ..Default::default()
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -107,12 +118,17 @@ pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Config
     customize(&mut config);
     let store = Store::connect(&config.database_url(), config.database_pool_size).unwrap();
     store.migrate().unwrap();
-    ironstone::token::KeyRepository::new(config.key_repository(), config.fernet.max_active_keys).setup().unwrap();
+    ironstone::token::KeyRepository::new(config.key_repository(), config.fernet.max_active_keys)
+        .setup()
+        .unwrap();
     let app = Application::build(config, store).unwrap();
     let state = app.state();
     let report = bootstrap::run(
         &state,
-        bootstrap::Options { password: Some(SecretString::from(ADMIN_PASSWORD)), ..Default::default() },
+        bootstrap::Options {
+            password: Some(SecretString::from(ADMIN_PASSWORD)),
+            ..Default::default()
+        },
         chrono::Utc::now(),
     )
     .await
@@ -143,12 +159,20 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(String::from)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
     }
 
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 }
@@ -158,7 +182,13 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.header("X-Auth-Token", t);
@@ -170,18 +200,28 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Resp { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.request(Method::GET, path, Some(token), None).await
     }
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.request(Method::POST, path, Some(token), Some(body)).await
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
     }
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.request(Method::PATCH, path, Some(token), Some(body)).await
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
     pub async fn put(&self, path: &str, token: &str) -> Resp {
         self.request(Method::PUT, path, Some(token), None).await
@@ -192,18 +232,23 @@ impl TestApp {
 
     /// POST /v3/auth/tokens with any body.
     pub async fn auth(&self, body: Value) -> Resp {
-        self.request(Method::POST, "/v3/auth/tokens", None, Some(body)).await
+        self.request(Method::POST, "/v3/auth/tokens", None, Some(body))
+            .await
     }
 
     /// A password token for a user of the Default domain, scoped to a project of it.
     pub async fn password_token(&self, user: &str, password: &str, project: &str) -> String {
-        let r = self.auth(password_auth(user, password, Some(project))).await.expect(201);
+        let r = self
+            .auth(password_auth(user, password, Some(project)))
+            .await
+            .expect(201);
         r.header("x-subject-token").expect("X-Subject-Token")
     }
 
     /// Validates `subject` with the admin token.
     pub async fn validate(&self, subject: &str) -> Resp {
-        self.client_validate(&self.admin_token.clone(), subject).await
+        self.client_validate(&self.admin_token.clone(), subject)
+            .await
     }
 
     pub async fn client_validate(&self, token: &str, subject: &str) -> Resp {
@@ -218,7 +263,11 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.json().await.unwrap_or(Value::Null);
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Creates a role by name (or returns the existing one's id) through the store.

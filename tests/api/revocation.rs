@@ -22,7 +22,9 @@ both_backends!(revoked_token_stops_at_once, |app| {
     app.validate(&subject).await.expect(200);
     assert_eq!(revoke(&app, &subject).await, 204);
     app.validate(&subject).await.expect(404);
-    app.request(Method::GET, "/v3/auth/catalog", Some(&subject), None).await.expect(401);
+    app.request(Method::GET, "/v3/auth/catalog", Some(&subject), None)
+        .await
+        .expect(401);
     // Others are untouched, and a new token in the same second is good.
     app.validate(&app.admin_token).await.expect(200);
     let fresh = app.password_token("admin", ADMIN_PASSWORD, "admin").await;
@@ -31,17 +33,28 @@ both_backends!(revoked_token_stops_at_once, |app| {
 
 both_backends!(rescoped_token_dies_with_its_chain, |app| {
     let body = serde_json::json!({"auth": {"identity": {"methods": ["token"], "token": {"id": app.admin_token}}}});
-    let child = app.auth(body).await.expect(201).header("x-subject-token").unwrap();
+    let child = app
+        .auth(body)
+        .await
+        .expect(201)
+        .header("x-subject-token")
+        .unwrap();
     let fresh = app.password_token("admin", ADMIN_PASSWORD, "admin").await;
     let now = chrono::Utc::now();
     let keep = ironstone::auth::revoke::retention(&app.state);
-    let chain = app.validate(&app.admin_token).await.body["token"]["audit_ids"][0].as_str().unwrap().to_string();
+    let chain = app.validate(&app.admin_token).await.body["token"]["audit_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.state
         .store
         .tx(move |c| {
             ironstone::auth::revoke::record(
                 c,
-                ironstone::auth::revoke::Revoke { audit_chain_id: Some(chain), ..Default::default() },
+                ironstone::auth::revoke::Revoke {
+                    audit_chain_id: Some(chain),
+                    ..Default::default()
+                },
                 now,
                 keep,
             )

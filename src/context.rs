@@ -1,0 +1,91 @@
+//! What every management operation runs with: the shared state, the proven caller and the time.
+//! Domain functions take a `Ctx` and enforce the policy themselves, so that no caller can reach the
+//! store around the rules.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::auth::revoke::{self, Revoke};
+use crate::auth::TokenInfo;
+use crate::error::{Error, Result};
+use crate::policy::{self, Target};
+use crate::state::State;
+use crate::store::DbConnection;
+
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub state: &'a State,
+    pub caller: &'a TokenInfo,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(state: &'a State, caller: &'a TokenInfo) -> Self {
+        Ctx {
+            state,
+            caller,
+            now: Utc::now(),
+        }
+    }
+
+    /// 403 naming `identity:<action>` unless the policy allows it on `target`.
+    pub fn enforce(&self, action: &str, target: Target) -> Result<()> {
+        policy::enforce(self.caller, action, &target)
+    }
+
+    pub fn allows(&self, action: &str, target: Target) -> bool {
+        policy::allows(policy::rule(action), self.caller, &target)
+    }
+
+    pub fn is_cloud_admin(&self) -> bool {
+        policy::is_cloud_admin(self.caller)
+    }
+
+    /// Reads across the whole cloud (cloud admin or reader on the admin project).
+    pub fn is_cloud_reader(&self) -> bool {
+        policy::allows(policy::Rule::CloudReader, self.caller, &Target::default())
+    }
+
+    /// The domain of the caller's project: where a customer administrator's powers end.
+    pub fn domain_id(&self) -> &str {
+        &self.caller.project.domain_id
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.caller.user.id
+    }
+
+    pub fn base(&self) -> String {
+        self.state.public_url()
+    }
+
+    /// How long revocation events must be kept.
+    pub fn keep_revocations(&self) -> Duration {
+        revoke::retention(self.state)
+    }
+
+    /// A recorder for revocation events, to call inside the transaction of the change.
+    pub fn revoker(&self) -> Revoker {
+        Revoker {
+            now: self.now,
+            keep_for: self.keep_revocations(),
+        }
+    }
+}
+
+/// Records revocation events inside a transaction (`Send`, unlike `Ctx`).
+#[derive(Clone, Copy)]
+pub struct Revoker {
+    now: DateTime<Utc>,
+    keep_for: Duration,
+}
+
+impl Revoker {
+    pub fn revoke(&self, conn: &mut DbConnection, r: Revoke) -> Result<()> {
+        revoke::record(conn, r, self.now, self.keep_for)
+    }
+}
+
+/// Refuses a missing resource with Keystone's 404.
+pub fn found<T>(v: Option<T>, kind: &'static str, id: &str) -> Result<T> {
+    v.ok_or_else(|| Error::not_found(kind, id))
+}

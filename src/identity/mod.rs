@@ -1,0 +1,781 @@
+//! Users and groups: creation (with generated PCU-style names), changes and their consequences
+//! (revocation, application-credential cascades), memberships. Policy is enforced here.
+
+pub mod names;
+
+use std::collections::BTreeSet;
+
+use rand::Rng;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::auth::password::Verified;
+use crate::auth::revoke::Revoke;
+use crate::context::{found, Ctx, Revoker};
+use crate::error::{Error, Result};
+use crate::patch::{check_name, merge_extra, nullable};
+use crate::policy::{Target, ADMIN_PROJECT_DOMAIN_ID, ADMIN_PROJECT_NAME};
+use crate::store::{
+    self, AssignmentFilter, DbConnection, Group, GroupFilter, Project, User, UserFilter,
+    UserOption, ACTOR_GROUP, TARGET_PROJECT,
+};
+
+/// Per-user options Keystone knows; values are booleans except the MFA rules.
+pub const USER_OPTIONS: &[&str] = &[
+    "ignore_change_password_upon_first_use",
+    "ignore_password_expiry",
+    "ignore_lockout_failure_attempts",
+    "lock_password",
+    "multi_factor_auth_enabled",
+    "multi_factor_auth_rules",
+    "ignore_user_inactivity",
+];
+
+/// `POST /v3/users` body. No `Debug`: it carries a password.
+#[derive(Deserialize)]
+pub struct UserCreate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    pub default_project_id: Option<String>,
+    pub enabled: Option<bool>,
+    pub password: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub options: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH /v3/users/{id}` body.
+#[derive(Deserialize, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub default_project_id: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    pub options: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A user as the API shows it.
+pub struct UserView {
+    pub user: User,
+    pub options: Vec<UserOption>,
+}
+
+fn user_target(u: &User) -> Target<'_> {
+    Target {
+        user_id: Some(&u.id),
+        domain_id: Some(&u.domain_id),
+        project_id: None,
+    }
+}
+
+fn check_options(options: &Map<String, Value>) -> Result<()> {
+    for (k, v) in options {
+        if !USER_OPTIONS.contains(&k.as_str()) {
+            return Err(Error::validation(format!(
+                "Invalid input for field 'user.options': unknown option {k:?}; known options: {}.",
+                USER_OPTIONS.join(", ")
+            )));
+        }
+        let ok = match k.as_str() {
+            "multi_factor_auth_rules" => v.is_array() || v.is_null(),
+            _ => v.is_boolean() || v.is_null(),
+        };
+        if !ok {
+            return Err(Error::validation(format!(
+                "Invalid input for field 'user.options.{k}': expecting a boolean (or a list of lists for multi_factor_auth_rules)."
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn store_options(
+    conn: &mut DbConnection,
+    user_id: &str,
+    options: &Map<String, Value>,
+) -> Result<()> {
+    for (k, v) in options {
+        let value = (!v.is_null()).then(|| v.to_string());
+        store::set_user_option(conn, user_id, k, value.as_deref())?;
+    }
+    Ok(())
+}
+
+fn check_email(email: &str) -> Result<()> {
+    if email.len() > 255 || (!email.is_empty() && !email.contains('@')) {
+        return Err(Error::validation(
+            "Invalid input for field 'user.email': expecting an address like name@example.com.",
+        ));
+    }
+    Ok(())
+}
+
+/// True when a user holds power a customer administrator must not touch: any role on the admin
+/// project, or `admin` / `service` anywhere, directly or through a group.
+fn is_privileged(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
+    let mut actors = vec![user_id.to_string()];
+    actors.extend(store::group_ids_of_user(conn, user_id)?);
+    privileged_actors(conn, actors)
+}
+
+fn privileged_actors(conn: &mut DbConnection, actor_ids: Vec<String>) -> Result<bool> {
+    let grants = store::list_assignments(
+        conn,
+        &AssignmentFilter {
+            actor_ids: Some(actor_ids),
+            ..Default::default()
+        },
+    )?;
+    if grants.is_empty() {
+        return Ok(false);
+    }
+    let admin_project =
+        store::get_project_by_name(conn, ADMIN_PROJECT_DOMAIN_ID, ADMIN_PROJECT_NAME)?;
+    let role_ids: Vec<String> = grants.iter().map(|a| a.role_id.clone()).collect();
+    let powerful: BTreeSet<String> = store::roles_by_ids(conn, &role_ids)?
+        .into_iter()
+        .filter(|r| r.domain_id.is_none() && (r.name == "admin" || r.name == "service"))
+        .map(|r| r.id)
+        .collect();
+    Ok(grants.iter().any(|a| {
+        powerful.contains(&a.role_id)
+            || a.target_type == store::TARGET_SYSTEM
+            || admin_project
+                .as_ref()
+                .is_some_and(|p| a.target_type == TARGET_PROJECT && a.target_id == p.id)
+    }))
+}
+
+/// A customer administrator may not change or delete the cloud's own privileged accounts.
+fn guard_privileged(ctx: &Ctx, is_privileged: bool, action: &str) -> Result<()> {
+    if is_privileged && !ctx.is_cloud_admin() {
+        return Err(Error::forbidden(action));
+    }
+    Ok(())
+}
+
+pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
+    let domain_id = req
+        .domain_id
+        .clone()
+        .unwrap_or_else(|| ctx.domain_id().to_string());
+    ctx.enforce(
+        "create_user",
+        Target {
+            domain_id: Some(&domain_id),
+            ..Default::default()
+        },
+    )?;
+    if let Some(name) = &req.name {
+        check_name("user", "name", name)?;
+    }
+    if let Some(email) = &req.email {
+        check_email(email)?;
+    }
+    if let Some(options) = &req.options {
+        check_options(options)?;
+    }
+    let hash = match req.password.clone() {
+        Some(pw) => Some(hash_new_password(ctx, pw).await?),
+        None => None,
+    };
+    let now = ctx.now.naive_utc();
+    let expires = password_expiry(ctx, now);
+    let extra = merge_extra("user", "{}", req.extra)?;
+    let prefix = ctx.state.config.identity.generated_name_prefix.clone();
+    let len = ctx.state.config.identity.generated_name_length;
+    let options = req.options.unwrap_or_default();
+    let user = User {
+        id: crate::ids::new_id(),
+        name: req.name.clone().unwrap_or_default(),
+        domain_id: domain_id.clone(),
+        enabled: req.enabled.unwrap_or(true),
+        default_project_id: req.default_project_id.clone(),
+        email: req.email.clone(),
+        description: req.description.clone(),
+        extra,
+        password_hash: hash.clone(),
+        password_created_at: hash.as_ref().map(|_| now),
+        password_expires_at: hash.as_ref().and(expires),
+        failed_auth_count: 0,
+        failed_auth_at: None,
+        last_active_at: None,
+        created_at: now,
+    };
+    let generate = req.name.is_none();
+    ctx.state
+        .store
+        .tx(move |c| {
+            found(
+                store::get_domain(c, &user.domain_id)?,
+                "domain",
+                &user.domain_id,
+            )?;
+            if let Some(p) = &user.default_project_id {
+                check_default_project(c, p)?;
+            }
+            let mut user = user;
+            if generate {
+                user.name = names::unused(c, &user.domain_id, &prefix, len)?;
+            }
+            store::insert_user(c, &user)?;
+            store_options(c, &user.id, &options)?;
+            let options = store::user_options(c, &user.id)?;
+            Ok(UserView { user, options })
+        })
+        .await
+}
+
+fn check_default_project(c: &mut DbConnection, id: &str) -> Result<Project> {
+    store::get_project(c, id)?.ok_or_else(|| {
+        Error::validation(format!(
+            "Invalid input for field 'user.default_project_id': project {id} does not exist."
+        ))
+    })
+}
+
+fn password_expiry(ctx: &Ctx, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime> {
+    ctx.state
+        .config
+        .security_compliance
+        .password_expires_days
+        .map(|d| now + chrono::Duration::days(d as i64))
+}
+
+async fn hash_new_password(ctx: &Ctx<'_>, password: String) -> Result<String> {
+    if password.is_empty() {
+        return Err(Error::validation(
+            "Invalid input for field 'user.password': the password must not be empty.",
+        ));
+    }
+    if password.len() > ctx.state.hasher.max_len() {
+        return Err(Error::validation(format!(
+            "Invalid input for field 'user.password': at most {} bytes are allowed.",
+            ctx.state.hasher.max_len()
+        )));
+    }
+    ctx.state.hasher.hash(SecretString::from(password)).await
+}
+
+pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
+    let id = id.to_string();
+    let view = ctx
+        .state
+        .store
+        .run(move |c| {
+            let user = found(store::get_user(c, &id)?, "user", &id)?;
+            let options = store::user_options(c, &id)?;
+            Ok(UserView { user, options })
+        })
+        .await?;
+    ctx.enforce("get_user", user_target(&view.user))?;
+    Ok(view)
+}
+
+/// Users the caller may list, filtered; a customer administrator sees its own domain only.
+pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView>> {
+    let domain = f.domain_id.clone();
+    if !ctx.is_cloud_reader() {
+        let own = ctx.domain_id().to_string();
+        if domain.as_ref().is_some_and(|d| *d != own) {
+            return Err(Error::forbidden("list_users"));
+        }
+        f.domain_id = Some(own);
+    }
+    ctx.enforce(
+        "list_users",
+        Target {
+            domain_id: f.domain_id.as_deref(),
+            ..Default::default()
+        },
+    )?;
+    ctx.state
+        .store
+        .run(move |c| {
+            store::list_users(c, &f)?
+                .into_iter()
+                .map(|user| {
+                    let options = store::user_options(c, &user.id)?;
+                    Ok(UserView { user, options })
+                })
+                .collect()
+        })
+        .await
+}
+
+pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<UserView> {
+    let current = get_user_for_change(ctx, id, "update_user").await?;
+    if let Some(d) = &req.domain_id {
+        if *d != current.domain_id {
+            return Err(Error::validation(
+                "Invalid input for field 'user.domain_id': a user cannot move to another domain.",
+            ));
+        }
+    }
+    if let Some(name) = &req.name {
+        check_name("user", "name", name)?;
+    }
+    if let Some(Some(email)) = &req.email {
+        check_email(email)?;
+    }
+    if let Some(options) = &req.options {
+        check_options(options)?;
+    }
+    let new_hash = match req.password.clone() {
+        Some(Some(pw)) => Some(Some(hash_new_password(ctx, pw).await?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let mut user = current.clone();
+    if let Some(name) = req.name {
+        user.name = name;
+    }
+    if let Some(dp) = req.default_project_id {
+        user.default_project_id = dp;
+    }
+    if let Some(enabled) = req.enabled {
+        user.enabled = enabled;
+    }
+    if let Some(email) = req.email {
+        user.email = email;
+    }
+    if let Some(description) = req.description {
+        user.description = description;
+    }
+    user.extra = merge_extra("user", &current.extra, req.extra)?;
+    let disabled = current.enabled && !user.enabled;
+    let options = req.options.unwrap_or_default();
+    let now = ctx.now.naive_utc();
+    let expires = password_expiry(ctx, now);
+    let revoker = ctx.revoker();
+    ctx.state
+        .store
+        .tx(move |c| {
+            if let Some(p) = &user.default_project_id {
+                if current.default_project_id.as_ref() != Some(p) {
+                    check_default_project(c, p)?;
+                }
+            }
+            store::update_user(c, &user)?;
+            store_options(c, &user.id, &options)?;
+            match &new_hash {
+                Some(Some(hash)) => store::set_user_password(c, &user.id, hash, now, expires)?,
+                Some(None) => store::clear_user_password(c, &user.id)?,
+                None => {}
+            }
+            if disabled {
+                delete_application_credentials_of(c, &revoker, &user.id, None)?;
+            }
+            if disabled || new_hash.is_some() {
+                revoker.revoke(c, Revoke::user(&user.id))?;
+            }
+            let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
+            let options = store::user_options(c, &user.id)?;
+            Ok(UserView { user, options })
+        })
+        .await
+}
+
+/// Loads a user the caller is about to change or delete, enforcing `action` on it.
+async fn get_user_for_change(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<User> {
+    let id = id.to_string();
+    let (user, privileged) = ctx
+        .state
+        .store
+        .run(move |c| {
+            let user = found(store::get_user(c, &id)?, "user", &id)?;
+            let privileged = is_privileged(c, &id)?;
+            Ok((user, privileged))
+        })
+        .await?;
+    ctx.enforce(action, user_target(&user))?;
+    guard_privileged(ctx, privileged, action)?;
+    Ok(user)
+}
+
+/// Deletes a user with its assignments, memberships, credentials and application credentials,
+/// and revokes its tokens, in one transaction.
+pub async fn delete_user(ctx: &Ctx<'_>, id: &str) -> Result<()> {
+    let user = get_user_for_change(ctx, id, "delete_user").await?;
+    if user.id == ctx.user_id() {
+        return Err(Error::ForbiddenMsg(
+            "You cannot delete the user you are authenticated as.".into(),
+        ));
+    }
+    let revoker = ctx.revoker();
+    ctx.state
+        .store
+        .tx(move |c| {
+            delete_application_credentials_of(c, &revoker, &user.id, None)?;
+            store::delete_user(c, &user.id)?;
+            revoker.revoke(c, Revoke::user(&user.id))
+        })
+        .await
+}
+
+/// Deletes a user's application credentials (on one project, or all) and revokes their tokens.
+pub fn delete_application_credentials_of(
+    c: &mut DbConnection,
+    revoker: &Revoker,
+    user_id: &str,
+    project_id: Option<&str>,
+) -> Result<()> {
+    for id in store::application_credential_ids_of_user(c, user_id, project_id)? {
+        store::delete_application_credential(c, &id)?;
+        revoker.revoke(c, Revoke::application_credential(&id))?;
+    }
+    Ok(())
+}
+
+/// `POST /v3/users/{id}/password` body.
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    pub password: String,
+    pub original_password: String,
+}
+
+/// Self-service password change: proven by the original password, not by a token (so that a user
+/// whose password expired can still change it). Any failure is the generic 401.
+pub async fn change_password(
+    ctx_state: &crate::state::State,
+    id: &str,
+    req: PasswordChange,
+) -> Result<()> {
+    let now = chrono::Utc::now();
+    let uid = id.to_string();
+    let user = ctx_state
+        .store
+        .run(move |c| store::get_user(c, &uid))
+        .await?;
+    let verified = ctx_state
+        .hasher
+        .verify(
+            SecretString::from(req.original_password),
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
+        .await;
+    let Some(user) = user else {
+        return Err(Error::Unauthorized);
+    };
+    if verified == Verified::No || !user.enabled {
+        return Err(Error::Unauthorized);
+    }
+    if req.password.is_empty() || req.password.len() > ctx_state.hasher.max_len() {
+        return Err(Error::validation(format!(
+            "Invalid input for field 'user.password': between 1 and {} bytes are allowed.",
+            ctx_state.hasher.max_len()
+        )));
+    }
+    let hash = ctx_state
+        .hasher
+        .hash(SecretString::from(req.password))
+        .await?;
+    let naive = now.naive_utc();
+    let expires = ctx_state
+        .config
+        .security_compliance
+        .password_expires_days
+        .map(|d| naive + chrono::Duration::days(d as i64));
+    let keep_for = crate::auth::revoke::retention(ctx_state);
+    ctx_state
+        .store
+        .tx(move |c| {
+            store::set_user_password(c, &user.id, &hash, naive, expires)?;
+            crate::auth::revoke::record(c, Revoke::user(&user.id), now, keep_for)
+        })
+        .await
+}
+
+/// The groups a user belongs to.
+pub async fn groups_of_user(ctx: &Ctx<'_>, id: &str) -> Result<Vec<Group>> {
+    let user = get_user_checked(ctx, id, "list_groups_for_user").await?;
+    ctx.state
+        .store
+        .run(move |c| {
+            let ids = store::group_ids_of_user(c, &user.id)?;
+            store::list_groups(
+                c,
+                &GroupFilter {
+                    ids: Some(ids),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+}
+
+/// The projects on which a user holds a role (directly, through a group, or inherited).
+pub async fn projects_of_user(ctx: &Ctx<'_>, id: &str) -> Result<Vec<Project>> {
+    let user = get_user_checked(ctx, id, "list_user_projects").await?;
+    ctx.state
+        .store
+        .run(move |c| crate::assignment::projects_with_roles(c, &user.id))
+        .await
+}
+
+async fn get_user_checked(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<User> {
+    let id = id.to_string();
+    let user = ctx
+        .state
+        .store
+        .run(move |c| found(store::get_user(c, &id)?, "user", &id))
+        .await?;
+    ctx.enforce(action, user_target(&user))?;
+    Ok(user)
+}
+
+// ------------------------------------------------------------------------------------ groups
+
+#[derive(Deserialize)]
+pub struct GroupCreate {
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+pub struct GroupUpdate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn group_target(g: &Group) -> Target<'_> {
+    Target {
+        domain_id: Some(&g.domain_id),
+        ..Default::default()
+    }
+}
+
+pub async fn create_group(ctx: &Ctx<'_>, req: GroupCreate) -> Result<Group> {
+    let domain_id = req
+        .domain_id
+        .clone()
+        .unwrap_or_else(|| ctx.domain_id().to_string());
+    ctx.enforce(
+        "create_group",
+        Target {
+            domain_id: Some(&domain_id),
+            ..Default::default()
+        },
+    )?;
+    check_name("group", "name", &req.name)?;
+    let group = Group {
+        id: crate::ids::new_id(),
+        name: req.name,
+        domain_id,
+        description: req.description.unwrap_or_default(),
+        extra: merge_extra("group", "{}", req.extra)?,
+        created_at: ctx.now.naive_utc(),
+    };
+    ctx.state
+        .store
+        .tx(move |c| {
+            found(
+                store::get_domain(c, &group.domain_id)?,
+                "domain",
+                &group.domain_id,
+            )?;
+            store::insert_group(c, &group)?;
+            Ok(group)
+        })
+        .await
+}
+
+async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<(Group, bool)> {
+    let id = id.to_string();
+    let (group, privileged) = ctx
+        .state
+        .store
+        .run(move |c| {
+            let g = found(store::get_group(c, &id)?, "group", &id)?;
+            let privileged = privileged_actors(c, vec![g.id.clone()])?;
+            Ok((g, privileged))
+        })
+        .await?;
+    ctx.enforce(action, group_target(&group))?;
+    Ok((group, privileged))
+}
+
+pub async fn get_group(ctx: &Ctx<'_>, id: &str) -> Result<Group> {
+    Ok(load_group(ctx, id, "get_group").await?.0)
+}
+
+pub async fn list_groups(ctx: &Ctx<'_>, mut f: GroupFilter) -> Result<Vec<Group>> {
+    if !ctx.is_cloud_reader() {
+        let own = ctx.domain_id().to_string();
+        if f.domain_id.as_ref().is_some_and(|d| *d != own) {
+            return Err(Error::forbidden("list_groups"));
+        }
+        f.domain_id = Some(own);
+    }
+    ctx.enforce(
+        "list_groups",
+        Target {
+            domain_id: f.domain_id.as_deref(),
+            ..Default::default()
+        },
+    )?;
+    ctx.state
+        .store
+        .run(move |c| store::list_groups(c, &f))
+        .await
+}
+
+pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<Group> {
+    let (current, privileged) = load_group(ctx, id, "update_group").await?;
+    guard_privileged(ctx, privileged, "update_group")?;
+    if req
+        .domain_id
+        .as_ref()
+        .is_some_and(|d| *d != current.domain_id)
+    {
+        return Err(Error::validation(
+            "Invalid input for field 'group.domain_id': a group cannot move to another domain.",
+        ));
+    }
+    let mut g = current.clone();
+    if let Some(name) = req.name {
+        check_name("group", "name", &name)?;
+        g.name = name;
+    }
+    if let Some(d) = req.description {
+        g.description = d;
+    }
+    g.extra = merge_extra("group", &current.extra, req.extra)?;
+    ctx.state
+        .store
+        .tx(move |c| {
+            store::update_group(c, &g)?;
+            Ok(g)
+        })
+        .await
+}
+
+/// Deletes a group with its memberships and assignments. Members lose what the group gave them at
+/// once: token validation recomputes roles, and their tokens on the group's projects are revoked.
+pub async fn delete_group(ctx: &Ctx<'_>, id: &str) -> Result<()> {
+    let (group, privileged) = load_group(ctx, id, "delete_group").await?;
+    guard_privileged(ctx, privileged, "delete_group")?;
+    ctx.state
+        .store
+        .tx(move |c| {
+            store::delete_group(c, &group.id)?;
+            Ok(())
+        })
+        .await
+}
+
+/// Membership changes by a customer administrator stay inside its domain.
+async fn membership(
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    user_id: &str,
+    action: &str,
+) -> Result<(Group, User, bool)> {
+    let (gid, uid) = (group_id.to_string(), user_id.to_string());
+    let (group, user, privileged) = ctx
+        .state
+        .store
+        .run(move |c| {
+            let g = found(store::get_group(c, &gid)?, "group", &gid)?;
+            let u = found(store::get_user(c, &uid)?, "user", &uid)?;
+            let privileged = privileged_actors(c, vec![g.id.clone()])? || is_privileged(c, &u.id)?;
+            Ok((g, u, privileged))
+        })
+        .await?;
+    ctx.enforce(action, group_target(&group))?;
+    if !ctx.is_cloud_reader() && user.domain_id != group.domain_id {
+        return Err(Error::forbidden(action));
+    }
+    Ok((group, user, privileged))
+}
+
+pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
+    let (group, user, privileged) = membership(ctx, group_id, user_id, "add_user_to_group").await?;
+    guard_privileged(ctx, privileged, "add_user_to_group")?;
+    ctx.state
+        .store
+        .tx(move |c| store::add_user_to_group(c, &user.id, &group.id))
+        .await
+}
+
+pub async fn remove_user_from_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
+    let (group, user, privileged) =
+        membership(ctx, group_id, user_id, "remove_user_from_group").await?;
+    guard_privileged(ctx, privileged, "remove_user_from_group")?;
+    let revoker = ctx.revoker();
+    ctx.state
+        .store
+        .tx(move |c| {
+            if !store::remove_user_from_group(c, &user.id, &group.id)? {
+                return Err(Error::NotFoundMsg(format!(
+                    "User {} is not a member of group {}.",
+                    user.id, group.id
+                )));
+            }
+            // Where the group's grants were the user's last roles, its tokens stop at once.
+            let projects = crate::assignment::projects_of_actor(c, ACTOR_GROUP, &group.id)?;
+            crate::assignment::revoke_if_roleless(c, &revoker, &user.id, &projects)
+        })
+        .await
+}
+
+pub async fn check_user_in_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
+    let (group, user, _) = membership(ctx, group_id, user_id, "check_user_in_group").await?;
+    let member = ctx
+        .state
+        .store
+        .run(move |c| store::is_user_in_group(c, &user.id, &group.id))
+        .await?;
+    if member {
+        Ok(())
+    } else {
+        Err(Error::NotFoundMsg(format!(
+            "User {user_id} is not a member of group {group_id}."
+        )))
+    }
+}
+
+pub async fn users_in_group(
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    mut f: UserFilter,
+) -> Result<Vec<UserView>> {
+    let (group, _) = load_group(ctx, group_id, "list_users_in_group").await?;
+    ctx.state
+        .store
+        .run(move |c| {
+            f.ids = Some(store::user_ids_in_group(c, &group.id)?);
+            store::list_users(c, &f)?
+                .into_iter()
+                .map(|user| {
+                    let options = store::user_options(c, &user.id)?;
+                    Ok(UserView { user, options })
+                })
+                .collect()
+        })
+        .await
+}
+
+/// A random character from the unambiguous alphabet (no 0/O, 1/I/L).
+pub(crate) fn unambiguous_char(rng: &mut impl Rng) -> char {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    ALPHABET[rng.gen_range(0..ALPHABET.len())] as char
+}
