@@ -1,7 +1,10 @@
 //! Integration tests: every test runs the real server, on SQLite and on PostgreSQL.
 
+mod fixtures;
 mod helpers;
 
 mod auth;
 mod foundation;
+mod management;
+mod policy;
 mod revocation;
