@@ -240,8 +240,21 @@ pub async fn token_body(state: &State, t: &TokenInfo, with_catalog: bool) -> Res
         token["catalog"] = serde_json::to_value(catalog).map_err(Error::internal)?;
     }
     if let Some(ac) = &t.application_credential {
-        token["application_credential"] =
-            json!({"id": ac.id, "name": ac.name, "restricted": ac.restricted});
+        let mut block = json!({"id": ac.id, "name": ac.name, "restricted": ac.restricted});
+        // Services (keystonemiddleware) enforce access rules from the token body: without them
+        // here a rule-limited credential would be unlimited.
+        let id = ac.id.clone();
+        let rules = state
+            .store
+            .run(move |c| crate::store::access_rules_of_application_credential(c, &id))
+            .await?;
+        if !rules.is_empty() {
+            block["access_rules"] = rules
+                .iter()
+                .map(|r| json!({"id": r.id, "service": r.service, "path": r.path, "method": r.method}))
+                .collect();
+        }
+        token["application_credential"] = block;
     }
     Ok(json!({"token": token}))
 }

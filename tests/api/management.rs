@@ -696,6 +696,9 @@ both_backends!(application_credentials_follow_keystone, |app| {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(roles, vec!["reader"]);
+    let block = &r.body["token"]["application_credential"];
+    assert_eq!(block["restricted"], true);
+    assert_eq!(block["access_rules"][0]["service"], "compute");
     let tok = r.header("x-subject-token").unwrap();
     // A restricted credential cannot make more.
     app.post(
