@@ -62,12 +62,22 @@ pub async fn create_role(ctx: &Ctx<'_>, req: RoleCreate) -> Result<Role> {
 }
 
 pub async fn get_role(ctx: &Ctx<'_>, id: &str) -> Result<Role> {
-    ctx.enforce("get_role", Target::default())?;
     let id = id.to_string();
-    ctx.state
+    let role = ctx
+        .state
         .store
         .run(move |c| found(store::get_role(c, &id)?, "role", &id))
-        .await
+        .await?;
+    // Global roles are readable by managers (they pick what to grant); a domain's roles by its own.
+    let own = ctx.domain_id().to_string();
+    ctx.enforce(
+        "get_role",
+        Target {
+            domain_id: Some(role.domain_id.as_deref().unwrap_or(&own)),
+            ..Default::default()
+        },
+    )?;
+    Ok(role)
 }
 
 pub async fn list_roles(ctx: &Ctx<'_>, f: RoleFilter) -> Result<Vec<Role>> {

@@ -115,6 +115,16 @@ both_backends!(manager_grants_only_manager_member_reader, |app| {
     let a = customer(&app, "acme").await;
     let admin_role = app.role_id("admin").await;
     let reader = app.role_id("reader").await;
+    // Managers find the roles they may grant.
+    app.get(&format!("/v3/roles/{reader}"), &a.manager_token)
+        .await
+        .expect(200);
+    app.get("/v3/roles?name=member", &a.manager_token)
+        .await
+        .expect(200);
+    app.get(&format!("/v3/roles/{reader}"), &a.member_token)
+        .await
+        .expect(403);
     let r = app
         .put(
             &format!(
