@@ -193,7 +193,7 @@ async fn password_method(
             let at = now.naive_utc();
             state
                 .store
-                .run(move |c| store::record_auth_failure(c, &id, at))
+                .tx(move |c| store::record_auth_failure(c, &id, at))
                 .await?;
             tracing::info!(user_id = %user.id, "password authentication failed");
             return Err(Error::Unauthorized);
@@ -209,7 +209,7 @@ async fn password_method(
             );
             state
                 .store
-                .run(move |c| store::rehash_user_password(c, &id, &old, &new_hash))
+                .tx(move |c| store::rehash_user_password(c, &id, &old, &new_hash))
                 .await?;
         }
         Verified::Yes => {}
@@ -222,11 +222,18 @@ async fn password_method(
         return Err(Error::Unauthorized);
     }
     check_user_active(state, &user).await?;
-    let (id, at) = (user.id.clone(), now.naive_utc());
-    state
-        .store
-        .run(move |c| store::record_auth_success(c, &id, at))
-        .await?;
+    // A login writes only when there is something to reset or the activity mark is an hour
+    // stale, so that a busy service account does not turn every token request into a write.
+    let stale = user
+        .last_active_at
+        .is_none_or(|t| now.naive_utc() - t > Duration::hours(1));
+    if user.failed_auth_count > 0 || stale {
+        let (id, at) = (user.id.clone(), now.naive_utc());
+        state
+            .store
+            .tx(move |c| store::record_auth_success(c, &id, at))
+            .await?;
+    }
     Ok(Identified {
         user,
         methods: vec!["password".into()],

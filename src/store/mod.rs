@@ -20,6 +20,7 @@ pub use models::*;
 pub use resource::*;
 pub use revoke::*;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -116,6 +117,10 @@ pub type Conn = r2d2::PooledConnection<Manager>;
 pub struct Store {
     pool: Pool,
     backend: Backend,
+    /// SQLite has one writer. A deferred transaction that reads and then writes while another
+    /// holds the write lock fails at once with "database is locked" (waiting could deadlock), so
+    /// this process runs its SQLite write transactions one at a time. PostgreSQL needs no such thing.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl Store {
@@ -151,7 +156,11 @@ impl Store {
             })
             .connection_timeout(Duration::from_secs(10))
             .build_unchecked(manager);
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -183,7 +192,15 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
     {
-        self.run(move |conn| conn.transaction(f)).await
+        let writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.clone());
+        self.run(move |conn| {
+            // A poisoned lock only means another writer panicked; the database rolled it back.
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+            conn.transaction(f)
+        })
+        .await
     }
 
     /// Applies pending migrations; returns how many ran.

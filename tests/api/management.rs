@@ -718,3 +718,49 @@ both_backends!(application_credentials_follow_keystone, |app| {
         .await
         .expect(404);
 });
+
+both_backends!(concurrent_writes_all_land, |app| {
+    // SQLite has one writer: parallel requests must queue, not fail with "database is locked".
+    let p = create_project(&app, "default", "busy").await;
+    let member = app.role_id("member").await;
+    let mut tasks = vec![];
+    for i in 0..48 {
+        let (client, url, token, p, member) = (
+            app.client.clone(),
+            app.url(""),
+            app.admin_token.clone(),
+            p.clone(),
+            member.clone(),
+        );
+        tasks.push(actix_web::rt::spawn(async move {
+            let r = client
+                .post(format!("{url}/v3/users"))
+                .header("X-Auth-Token", &token)
+                .json(&json!({"user": {"name": format!("u{i}"), "password": "Pass-1234"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+            let body: serde_json::Value = r.json().await.unwrap();
+            let id = body["user"]["id"].as_str().unwrap().to_string();
+            let r = client
+                .put(format!("{url}/v3/projects/{p}/users/{id}/roles/{member}"))
+                .header("X-Auth-Token", &token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let r = app
+        .get(
+            &format!("/v3/role_assignments?scope.project.id={p}"),
+            &app.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 48);
+});
