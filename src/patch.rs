@@ -14,16 +14,25 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// A required, non-blank name of at most 255 characters.
+/// The longest name Keystone stores for each kind of resource.
+fn max_name_len(kind: &str) -> usize {
+    match kind {
+        "project" | "domain" | "group" => 64,
+        _ => 255,
+    }
+}
+
+/// A required, non-blank name within Keystone's length limit for the kind.
 pub fn check_name(kind: &str, field: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::validation(format!(
             "Invalid input for field '{kind}.{field}': it must not be empty."
         )));
     }
-    if name.chars().count() > 255 {
+    let max = max_name_len(kind);
+    if name.chars().count() > max {
         return Err(Error::validation(format!(
-            "Invalid input for field '{kind}.{field}': at most 255 characters are allowed."
+            "Invalid input for field '{kind}.{field}': at most {max} characters are allowed."
         )));
     }
     Ok(())
@@ -32,9 +41,13 @@ pub fn check_name(kind: &str, field: &str, name: &str) -> Result<()> {
 /// Keeps the attributes a resource does not model (Keystone's `extra`), refusing ones that would
 /// shadow a field the server owns.
 pub fn merge_extra(kind: &str, stored: &str, update: Map<String, Value>) -> Result<String> {
-    const RESERVED: &[&str] = &["id", "links", "domain_id", "password_expires_at"];
+    const RESERVED: &[&str] = &["domain_id", "password_expires_at"];
     let mut extra: Map<String, Value> = serde_json::from_str(stored).unwrap_or_default();
     for (k, v) in update {
+        // Clients echo these back (tempest sends the id it updates); they are never stored.
+        if k == "id" || k == "links" {
+            continue;
+        }
         if RESERVED.contains(&k.as_str()) {
             return Err(Error::validation(format!(
                 "Invalid input for field '{kind}.{k}': it cannot be set."
@@ -47,4 +60,15 @@ pub fn merge_extra(kind: &str, stored: &str, update: Map<String, Value>) -> Resu
         }
     }
     Ok(Value::Object(extra).to_string())
+}
+
+/// An `id` in an update body must name the resource being updated.
+pub fn check_same_id(kind: &str, id: &str, update: &Map<String, Value>) -> Result<()> {
+    match update.get("id") {
+        Some(Value::String(given)) if given == id => Ok(()),
+        None => Ok(()),
+        Some(_) => Err(Error::validation(format!(
+            "Invalid input for field '{kind}.id': the id of a {kind} cannot be changed."
+        ))),
+    }
 }

@@ -109,6 +109,7 @@ pub async fn update_role(ctx: &Ctx<'_>, id: &str, req: RoleUpdate) -> Result<Rol
     if let Some(d) = req.description {
         r.description = d;
     }
+    crate::patch::check_same_id("role", &current.id, &req.extra)?;
     r.extra = merge_extra("role", &current.extra, req.extra)?;
     ctx.state
         .store
@@ -146,6 +147,9 @@ pub async fn delete_role(ctx: &Ctx<'_>, id: &str) -> Result<()> {
 
 // ------------------------------------------------------------------------------ implied roles
 
+/// Keystone's `prohibited_implied_role` default: no role may imply `admin`.
+const PROHIBITED_IMPLIED: &[&str] = &["admin"];
+
 pub struct Inference {
     pub prior: Role,
     pub implies: Vec<Role>,
@@ -163,10 +167,16 @@ pub async fn create_implied_role(
         .tx(move |c| {
             let p = found(store::get_role(c, &prior)?, "role", &prior)?;
             let i = found(store::get_role(c, &implied)?, "role", &implied)?;
-            if i.domain_id.is_some() {
-                return Err(Error::validation(format!(
-                    "Role {} is domain-specific and cannot be implied.",
-                    i.id
+            if p.domain_id.is_none() && i.domain_id.is_some() {
+                return Err(Error::ForbiddenMsg(format!(
+                    "Global role {} cannot imply the domain-specific role {}.",
+                    p.id, i.id
+                )));
+            }
+            if i.domain_id.is_none() && PROHIBITED_IMPLIED.contains(&i.name.as_str()) {
+                return Err(Error::ForbiddenMsg(format!(
+                    "Role {} ({}) cannot be implied: it would hand out cloud administration.",
+                    i.id, i.name
                 )));
             }
             if p.id == i.id
@@ -720,9 +730,16 @@ fn collect(c: &mut DbConnection, q: &AssignmentQuery, base: &str) -> Result<Vec<
             vec![(a.actor_id.clone(), None)]
         };
         let implied = super::expand_implied(c, BTreeSet::from([a.role_id.clone()]))?;
+        // Domain-specific roles count only through the global roles they imply.
+        let domain_roles: BTreeSet<String> =
+            store::roles_by_ids(c, &implied.iter().cloned().collect::<Vec<_>>())?
+                .into_iter()
+                .filter(|r| r.domain_id.is_some())
+                .map(|r| r.id)
+                .collect();
         for (tt, tid) in &targets {
             for (user, membership) in &members {
-                for role in &implied {
+                for role in implied.iter().filter(|r| !domain_roles.contains(*r)) {
                     let prior =
                         (*role != a.role_id).then(|| format!("{base}/v3/roles/{}", a.role_id));
                     lines.insert(AssignmentView {

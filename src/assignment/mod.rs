@@ -111,5 +111,11 @@ pub fn effective_roles_on_project(
         return Ok(vec![]);
     }
     let all = expand_implied(conn, granted)?;
-    store::roles_by_ids(conn, &all.into_iter().collect::<Vec<_>>())
+    // Domain-specific roles never reach a token; the global roles they imply do.
+    Ok(
+        store::roles_by_ids(conn, &all.into_iter().collect::<Vec<_>>())?
+            .into_iter()
+            .filter(|r| r.domain_id.is_none())
+            .collect(),
+    )
 }

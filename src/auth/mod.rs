@@ -280,6 +280,13 @@ async fn application_credential_method(
             Ok(ac.zip(user))
         })
         .await?;
+    // Keystone answers an unknown (e.g. deleted) credential id with 404; the id is a random
+    // UUID, so this tells nothing about users.
+    if let (None, Some(id)) = (&found, &a.id) {
+        return Err(Error::NotFoundMsg(format!(
+            "Could not find Application Credential: {id}."
+        )));
+    }
     let hash = found.as_ref().map(|(ac, _)| ac.secret_hash.clone());
     let verified = state.hasher.verify(SecretString::from(secret), hash).await;
     let Some((ac, user)) = found else {

@@ -238,6 +238,7 @@ pub async fn update_service(ctx: &Ctx<'_>, id: &str, req: ServiceInput) -> Resul
             if let Some(e) = req.enabled {
                 s.enabled = e;
             }
+            crate::patch::check_same_id("service", &s.id, &req.extra)?;
             s.extra = merge_extra("service", &s.extra, req.extra)?;
             store::update_service(c, &s)?;
             Ok(s)
@@ -286,11 +287,23 @@ fn check_endpoint_refs(c: &mut DbConnection, e: &Endpoint) -> Result<()> {
             e.service_id
         )));
     }
+    // Keystone creates a region an endpoint names when it does not exist yet.
     if let Some(r) = &e.region_id {
         if store::get_region(c, r)?.is_none() {
-            return Err(Error::validation(format!(
-                "Invalid input for field 'endpoint.region_id': region {r} does not exist."
-            )));
+            if r.is_empty() || r.len() > 255 || r.contains('/') {
+                return Err(Error::validation(
+                    "Invalid input for field 'endpoint.region_id': 1 to 255 characters, no '/'.",
+                ));
+            }
+            store::insert_region(
+                c,
+                &Region {
+                    id: r.clone(),
+                    description: String::new(),
+                    parent_region_id: None,
+                    extra: "{}".into(),
+                },
+            )?;
         }
     }
     Ok(())
@@ -376,6 +389,7 @@ pub async fn update_endpoint(ctx: &Ctx<'_>, id: &str, req: EndpointInput) -> Res
             if let Some(en) = req.enabled {
                 e.enabled = en;
             }
+            crate::patch::check_same_id("endpoint", &e.id, &req.extra)?;
             e.extra = merge_extra("endpoint", &e.extra, req.extra)?;
             check_endpoint_refs(c, &e)?;
             store::update_endpoint(c, &e)?;

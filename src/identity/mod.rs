@@ -354,6 +354,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
     if let Some(description) = req.description {
         user.description = description;
     }
+    crate::patch::check_same_id("user", &current.id, &req.extra)?;
     user.extra = merge_extra("user", &current.extra, req.extra)?;
     let disabled = current.enabled && !user.enabled;
     let options = req.options.unwrap_or_default();
@@ -658,6 +659,7 @@ pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<G
     if let Some(d) = req.description {
         g.description = d;
     }
+    crate::patch::check_same_id("group", &current.id, &req.extra)?;
     g.extra = merge_extra("group", &current.extra, req.extra)?;
     ctx.state
         .store

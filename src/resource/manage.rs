@@ -240,6 +240,7 @@ pub async fn update_project(ctx: &Ctx<'_>, id: &str, req: ProjectUpdate) -> Resu
     if let Some(e) = req.enabled {
         p.enabled = e;
     }
+    crate::patch::check_same_id("project", &p0.id, &req.extra)?;
     p.extra = merge_extra("project", &p0.extra, req.extra)?;
     if is_admin_project(&p) && !p.enabled {
         return Err(Error::ForbiddenMsg(
@@ -461,6 +462,7 @@ pub async fn update_domain(ctx: &Ctx<'_>, id: &str, req: DomainUpdate) -> Result
     if let Some(e) = req.enabled {
         d.enabled = e;
     }
+    crate::patch::check_same_id("domain", &current.id, &req.extra)?;
     d.extra = merge_extra("domain", &current.extra, req.extra)?;
     if d.id == DEFAULT_DOMAIN_ID && !d.enabled {
         return Err(Error::ForbiddenMsg(
