@@ -4,6 +4,7 @@ mod fixtures;
 mod helpers;
 
 mod auth;
+mod auth_rules;
 mod foundation;
 mod management;
 mod policy;
