@@ -18,6 +18,9 @@ pub struct Config {
     /// The URL clients reach this server at, without `/v3`; default `http://<bind>`.
     pub public_url: Option<String>,
     pub key_repository: Option<PathBuf>,
+    /// Keys that encrypt stored credential blobs (Keystone's `[credential] key_repository`);
+    /// default `<data_dir>/credential-keys`.
+    pub credential_key_repository: Option<PathBuf>,
     /// Largest accepted request body, in bytes (Keystone's `max_request_body_size`).
     pub max_request_body_size: usize,
     pub database_pool_size: u32,
@@ -82,6 +85,7 @@ impl Default for Config {
             bind: "127.0.0.1:5000".into(),
             public_url: None,
             key_repository: None,
+            credential_key_repository: None,
             max_request_body_size: 114_688,
             database_pool_size: 10,
             token: TokenConfig::default(),
@@ -189,6 +193,9 @@ impl Config {
         if let Some(v) = env.var("IRONSTONE_KEY_REPOSITORY") {
             self.key_repository = Some(PathBuf::from(v));
         }
+        if let Some(v) = env.var("IRONSTONE_CREDENTIAL_KEY_REPOSITORY") {
+            self.credential_key_repository = Some(PathBuf::from(v));
+        }
         if let Some(v) = env.var("IRONSTONE_TOKEN_EXPIRATION") {
             self.token.expiration = v.parse().map_err(|_| {
                 Error::validation(format!(
@@ -254,6 +261,12 @@ impl Config {
         self.key_repository
             .clone()
             .unwrap_or_else(|| self.data_dir.join("fernet-keys"))
+    }
+
+    pub fn credential_key_repository(&self) -> PathBuf {
+        self.credential_key_repository
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("credential-keys"))
     }
 }
 

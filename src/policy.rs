@@ -110,6 +110,14 @@ pub fn rule(action: &str) -> Rule {
         | "get_access_rule"
         | "list_access_rules" => AnyOf(READ_OR_OWNER),
         "delete_application_credential" | "delete_access_rule" => AnyOf(ADMIN_OR_OWNER),
+        // Stored credentials and EC2 access keys belong to their user too.
+        "get_credential" | "list_credentials" | "ec2_get_credential" | "ec2_list_credentials" => {
+            AnyOf(READ_OR_OWNER)
+        }
+        "create_credential"
+        | "update_credential"
+        | "delete_credential"
+        | "ec2_delete_credential" => AnyOf(ADMIN_OR_OWNER),
         _ => CloudAdmin,
     }
 }

@@ -13,6 +13,8 @@ pub struct State {
     pub store: Store,
     pub tokens: TokenProvider,
     pub hasher: PasswordHasher,
+    /// Encrypts stored credential blobs (EC2 secrets); not the token keys, which rotate fast.
+    pub credential_keys: KeyRing,
 }
 
 impl State {
@@ -20,11 +22,19 @@ impl State {
         let repo = KeyRepository::new(config.key_repository(), config.fernet.max_active_keys);
         let tokens = TokenProvider::new(KeyRing::open(repo)?, config.token.methods.clone());
         let hasher = PasswordHasher::new(&config.password_hashing)?;
+        let credential_repo = KeyRepository::new(
+            config.credential_key_repository(),
+            config.fernet.max_active_keys,
+        );
+        // Created on first use, like the embedded store: nothing else needs to know about it.
+        credential_repo.setup()?;
+        let credential_keys = KeyRing::open(credential_repo)?;
         Ok(State {
             config: Arc::new(config),
             store,
             tokens,
             hasher,
+            credential_keys,
         })
     }
 

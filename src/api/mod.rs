@@ -1,6 +1,7 @@
 //! HTTP only: routes, request parsing and response shapes. Handlers parse, call domain code and
 //! render; they hold no rules of their own.
 
+mod access_keys;
 mod auth;
 mod catalog;
 mod credentials;
@@ -29,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v3/").route(web::get().to(versions::v3_doc)))
         .service(resource("/healthcheck").route(web::get().to(health::check)))
         .configure(auth::routes)
+        .configure(access_keys::routes)
         .configure(credentials::routes)
         .configure(users::routes)
         .configure(groups::routes)

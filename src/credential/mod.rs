@@ -1,6 +1,8 @@
 //! Application credentials and their access rules (Keystone's semantics): created by a user for
 //! itself on its token's project, roles within the token's, secret shown once and stored hashed.
 
+pub mod access_keys;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;

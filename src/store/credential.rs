@@ -2,10 +2,10 @@
 
 use diesel::prelude::*;
 
-use super::models::{AccessRule, ApplicationCredential};
+use super::models::{AccessRule, ApplicationCredential, Credential};
 use super::schema::{
     access_rules, application_credential_access_rules, application_credential_roles,
-    application_credentials,
+    application_credentials, credentials,
 };
 use super::{on_conflict, DbConnection};
 use crate::error::Result;
@@ -164,4 +164,60 @@ pub fn application_credential_ids_on_project(
         .filter(application_credentials::project_id.eq(project_id))
         .select(application_credentials::id)
         .load(conn)?)
+}
+
+pub fn insert_credential(conn: &mut DbConnection, c: &Credential) -> Result<()> {
+    diesel::insert_into(credentials::table)
+        .values(c)
+        .execute(conn)
+        .map_err(on_conflict(|| {
+            format!(
+                "Conflict occurred attempting to store credential - Duplicate entry found with ID {}.",
+                c.id
+            )
+        }))?;
+    Ok(())
+}
+
+pub fn get_credential(conn: &mut DbConnection, id: &str) -> Result<Option<Credential>> {
+    Ok(credentials::table
+        .find(id)
+        .select(Credential::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn update_credential(conn: &mut DbConnection, c: &Credential) -> Result<()> {
+    diesel::update(credentials::table.find(&c.id))
+        .set((
+            credentials::project_id.eq(&c.project_id),
+            credentials::type_.eq(&c.type_),
+            credentials::encrypted_blob.eq(&c.encrypted_blob),
+            credentials::key_hash.eq(&c.key_hash),
+            credentials::extra.eq(&c.extra),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_credential(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    Ok(diesel::delete(credentials::table.find(id)).execute(conn)? > 0)
+}
+
+/// Credentials, optionally of one user and of one type, by id.
+pub fn list_credentials(
+    conn: &mut DbConnection,
+    user_id: Option<&str>,
+    type_: Option<&str>,
+) -> Result<Vec<Credential>> {
+    let mut q = credentials::table
+        .select(Credential::as_select())
+        .into_boxed();
+    if let Some(u) = user_id {
+        q = q.filter(credentials::user_id.eq(u.to_string()));
+    }
+    if let Some(t) = type_ {
+        q = q.filter(credentials::type_.eq(t.to_string()));
+    }
+    Ok(q.order(credentials::id.asc()).load(conn)?)
 }

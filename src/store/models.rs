@@ -169,3 +169,17 @@ pub struct RevocationEvent {
     pub issued_before: NaiveDateTime,
     pub revoked_at: NaiveDateTime,
 }
+
+/// A stored credential (EC2 access key, ...); the blob is encrypted with the credential keys.
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = credentials)]
+pub struct Credential {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    pub type_: String,
+    pub encrypted_blob: String,
+    pub key_hash: String,
+    pub extra: String,
+    pub created_at: NaiveDateTime,
+}

@@ -179,6 +179,8 @@ struct Loaded {
 pub struct Keys {
     pub primary: fernet::Fernet,
     pub all: fernet::MultiFernet,
+    /// A fingerprint of the primary key (SHA-256 of it, hex), recorded beside what it encrypts.
+    pub primary_hash: String,
 }
 
 const RECHECK: Duration = Duration::from_secs(2);
@@ -201,7 +203,19 @@ impl KeyRing {
         let mut keys = repo.load()?;
         let primary = keys[0].clone();
         let all = fernet::MultiFernet::new(std::mem::take(&mut keys));
-        Ok(Keys { primary, all })
+        let primary_hash = match repo.key_files()?.iter().next_back() {
+            Some((_, path)) => {
+                use sha2::Digest;
+                let text = Zeroizing::new(fs::read_to_string(path).unwrap_or_default());
+                hex::encode(sha2::Sha256::digest(text.trim().as_bytes()))
+            }
+            None => String::new(),
+        };
+        Ok(Keys {
+            primary,
+            all,
+            primary_hash,
+        })
     }
 
     /// The current keys; at most every two seconds it checks whether the repository changed.

@@ -3,6 +3,7 @@
 mod fixtures;
 mod helpers;
 
+mod access_keys;
 mod auth;
 mod auth_rules;
 mod foundation;
