@@ -88,8 +88,14 @@ fn ec2_access(blob: &str) -> Result<String> {
     }
 }
 
-/// An EC2 credential needs a project on which its user holds a role.
-async fn check_project(ctx: &Ctx<'_>, user_id: &str, project_id: &str) -> Result<()> {
+/// An EC2 credential needs an existing project; access keys a user makes through `OS-EC2` also
+/// need a role of that user on it.
+async fn check_project(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    project_id: &str,
+    need_role: bool,
+) -> Result<()> {
     let (u, p) = (user_id.to_string(), project_id.to_string());
     let ok = ctx
         .state
@@ -98,7 +104,8 @@ async fn check_project(ctx: &Ctx<'_>, user_id: &str, project_id: &str) -> Result
             let Some(project) = store::get_project(c, &p)? else {
                 return Ok(false);
             };
-            Ok(!crate::assignment::granted_role_ids_on_project(c, &u, &project)?.is_empty())
+            Ok(!need_role
+                || !crate::assignment::granted_role_ids_on_project(c, &u, &project)?.is_empty())
         })
         .await?;
     if ok {
@@ -111,6 +118,14 @@ async fn check_project(ctx: &Ctx<'_>, user_id: &str, project_id: &str) -> Result
 }
 
 pub async fn create(ctx: &Ctx<'_>, req: CredentialInput) -> Result<CredentialView> {
+    create_checked(ctx, req, false).await
+}
+
+async fn create_checked(
+    ctx: &Ctx<'_>,
+    req: CredentialInput,
+    need_role: bool,
+) -> Result<CredentialView> {
     let user_id = req.user_id.ok_or_else(|| {
         Error::validation("Invalid input for field 'credential.user_id': it is required.")
     })?;
@@ -131,7 +146,7 @@ pub async fn create(ctx: &Ctx<'_>, req: CredentialInput) -> Result<CredentialVie
         let project = req.project_id.as_deref().ok_or_else(|| {
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
         })?;
-        check_project(ctx, &user_id, project).await?;
+        check_project(ctx, &user_id, project, need_role).await?;
         ec2_id(&ec2_access(&blob)?)
     } else {
         crate::ids::new_id()
@@ -223,12 +238,9 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
         let project = cred.project_id.clone().ok_or_else(|| {
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
         })?;
-        check_project(ctx, &cred.user_id, &project).await?;
-        if ec2_id(&ec2_access(&blob)?) != cred.id {
-            return Err(Error::validation(
-                "Invalid input for field 'credential.blob': the access key of an ec2 credential cannot change.",
-            ));
-        }
+        check_project(ctx, &cred.user_id, &project, false).await?;
+        // Keystone lets the blob change, access key included; the id stays what it was.
+        ec2_access(&blob)?;
     }
     let (encrypted_blob, key_hash) = encrypt(ctx, &blob);
     cred.encrypted_blob = encrypted_blob;
@@ -286,7 +298,7 @@ pub async fn ec2_create(
     })?;
     let access = uuid::Uuid::new_v4().simple().to_string();
     let secret = uuid::Uuid::new_v4().simple().to_string();
-    let v = create(
+    let v = create_checked(
         ctx,
         CredentialInput {
             blob: Some(json!({"access": access, "secret": secret, "trust_id": null}).to_string()),
@@ -294,6 +306,7 @@ pub async fn ec2_create(
             type_: Some(EC2.into()),
             user_id: Some(user_id.to_string()),
         },
+        true,
     )
     .await?;
     ec2_view(&v).ok_or_else(|| Error::internal("new ec2 blob unreadable"))
