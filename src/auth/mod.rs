@@ -143,37 +143,17 @@ fn missing_method_body(method: &str) -> Error {
     Error::validation(format!("Invalid input for field 'auth.identity': '{method}' is listed in methods but its object is missing."))
 }
 
-async fn password_method(
+/// Checks `secret` against the user's password with lockout and failure counting, re-hashing
+/// when the parameters changed. An unknown user is checked against a dummy hash, so that timing
+/// tells nothing; every failure is the generic 401. Expiry and enablement are the caller's.
+pub async fn verify_password(
     state: &State,
-    p: PasswordMethod,
+    user: Option<User>,
+    secret: SecretString,
     now: DateTime<Utc>,
-) -> Result<Identified> {
-    let u = p.user;
-    let secret = u.password.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.password.user.password': a password is required."))?;
-    if u.id.is_none() && u.name.is_none() {
-        return Err(Error::validation(
-            "Invalid input for field 'auth.identity.password.user': expecting to find id or name.",
-        ));
-    }
-    if u.id.is_none() && u.domain.is_none() {
-        return Err(Error::validation("Invalid input for field 'auth.identity.password.user': a user name needs its domain (id or name)."));
-    }
-    let lookup = u.clone();
-    let user = state
-        .store
-        .run(move |c| match &lookup.id {
-            Some(id) => store::get_user(c, id),
-            None => match resource::find_domain(c, lookup.domain.as_ref().expect("checked above"))?
-            {
-                Some(d) => {
-                    store::get_user_by_name(c, &d.id, lookup.name.as_deref().unwrap_or_default())
-                }
-                None => Ok(None),
-            },
-        })
-        .await?;
+) -> Result<User> {
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = state.hasher.verify(SecretString::from(secret), hash).await;
+    let verified = state.hasher.verify(secret, hash).await;
     let Some(user) = user else {
         return Err(Error::Unauthorized);
     };
@@ -214,6 +194,39 @@ async fn password_method(
         }
         Verified::Yes => {}
     }
+    Ok(user)
+}
+
+async fn password_method(
+    state: &State,
+    p: PasswordMethod,
+    now: DateTime<Utc>,
+) -> Result<Identified> {
+    let u = p.user;
+    let secret = u.password.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.password.user.password': a password is required."))?;
+    if u.id.is_none() && u.name.is_none() {
+        return Err(Error::validation(
+            "Invalid input for field 'auth.identity.password.user': expecting to find id or name.",
+        ));
+    }
+    if u.id.is_none() && u.domain.is_none() {
+        return Err(Error::validation("Invalid input for field 'auth.identity.password.user': a user name needs its domain (id or name)."));
+    }
+    let lookup = u.clone();
+    let user = state
+        .store
+        .run(move |c| match &lookup.id {
+            Some(id) => store::get_user(c, id),
+            None => match resource::find_domain(c, lookup.domain.as_ref().expect("checked above"))?
+            {
+                Some(d) => {
+                    store::get_user_by_name(c, &d.id, lookup.name.as_deref().unwrap_or_default())
+                }
+                None => Ok(None),
+            },
+        })
+        .await?;
+    let user = verify_password(state, user, SecretString::from(secret), now).await?;
     if user
         .password_expires_at
         .is_some_and(|exp| exp <= now.naive_utc())

@@ -10,7 +10,6 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::auth::password::Verified;
 use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
@@ -460,17 +459,16 @@ pub async fn change_password(
         .store
         .run(move |c| store::get_user(c, &uid))
         .await?;
-    let verified = ctx_state
-        .hasher
-        .verify(
-            SecretString::from(req.original_password),
-            user.as_ref().and_then(|u| u.password_hash.clone()),
-        )
-        .await;
-    let Some(user) = user else {
-        return Err(Error::Unauthorized);
-    };
-    if verified == Verified::No || !user.enabled {
+    // The same checks as a login (lockout, failure counting), except that an expired password
+    // may be changed: that is what this call is for.
+    let user = crate::auth::verify_password(
+        ctx_state,
+        user,
+        SecretString::from(req.original_password),
+        now,
+    )
+    .await?;
+    if !user.enabled {
         return Err(Error::Unauthorized);
     }
     if req.password.is_empty() || req.password.len() > ctx_state.hasher.max_len() {

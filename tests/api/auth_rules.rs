@@ -265,3 +265,43 @@ both_backends!(expired_revocation_records_are_purged, |app| {
         .unwrap();
     assert_eq!(old_left, 0);
 });
+
+/// Lockout applies to logins and to the password-change call alike, so that neither can be used
+/// to guess a password.
+async fn lockout_case(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.security_compliance.lockout_failure_attempts = Some(2);
+        c.security_compliance.lockout_duration = Some(600);
+    })
+    .await;
+    let a = customer(&app, "acme").await;
+    let path = format!("/v3/users/{}/password", a.member_id);
+    for _ in 0..2 {
+        app.request(
+            Method::POST,
+            &path,
+            None,
+            Some(json!({"user": {"original_password": "guess", "password": "New-pass-1"}})),
+        )
+        .await
+        .expect(401);
+    }
+    // Locked: even the right password fails, at login and at the change call, with the same 401.
+    let right = json!({"user": {"original_password": PW, "password": "New-pass-1"}});
+    app.request(Method::POST, &path, None, Some(right))
+        .await
+        .expect(401);
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "id": a.member_id, "password": PW}}}, "scope": {"project": {"id": a.project_id}}}});
+    app.auth(body).await.expect(401);
+}
+
+#[actix_web::test]
+async fn lockout_covers_password_change_sqlite() {
+    lockout_case(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn lockout_covers_password_change_postgres() {
+    lockout_case(Backend::Postgres).await;
+}
