@@ -5,7 +5,6 @@ pub mod names;
 
 use std::collections::BTreeSet;
 
-use rand::Rng;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -772,10 +771,4 @@ pub async fn users_in_group(
                 .collect()
         })
         .await
-}
-
-/// A random character from the unambiguous alphabet (no 0/O, 1/I/L).
-pub(crate) fn unambiguous_char(rng: &mut impl Rng) -> char {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    ALPHABET[rng.gen_range(0..ALPHABET.len())] as char
 }

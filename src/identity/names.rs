@@ -1,6 +1,8 @@
 //! Generated user names: a prefix (`PCU-` by default) and random characters that cannot be
 //! misread (no 0/O, no 1/I/L), unique in the domain.
 
+use rand::Rng;
+
 use crate::error::{Error, Result};
 use crate::store::{self, DbConnection};
 
@@ -24,9 +26,15 @@ pub fn generate(prefix: &str, len: usize) -> String {
     let mut name = String::with_capacity(prefix.len() + len);
     name.push_str(prefix);
     for _ in 0..len {
-        name.push(super::unambiguous_char(&mut rng));
+        name.push(unambiguous_char(&mut rng));
     }
     name
+}
+
+/// A random character from the unambiguous alphabet (no 0/O, 1/I/L).
+fn unambiguous_char(rng: &mut impl Rng) -> char {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    ALPHABET[rng.gen_range(0..ALPHABET.len())] as char
 }
 
 #[cfg(test)]
