@@ -59,12 +59,41 @@ impl Drop for PgDatabase {
 
 static TEMPLATE: OnceLock<String> = OnceLock::new();
 
+/// Templates outlive their test run (nothing runs at process exit); drop those whose process is
+/// gone, so that repeated runs do not pile them up.
+fn drop_stale_templates(c: &mut PgConnection) {
+    use diesel::sql_types::Text;
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Db {
+        #[diesel(sql_type = Text)]
+        datname: String,
+    }
+    let dbs: Vec<Db> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'ironstone_tpl_%'")
+            .load(c)
+            .unwrap_or_default();
+    for db in dbs {
+        let alive = db
+            .datname
+            .strip_prefix("ironstone_tpl_")
+            .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                db.datname
+            ));
+        }
+    }
+}
+
 /// A fresh, migrated PostgreSQL database.
 fn pg_database() -> PgDatabase {
     let template = TEMPLATE.get_or_init(|| {
         let name = format!("ironstone_tpl_{}", std::process::id());
         let mut c = PgConnection::establish(&format!("{}/postgres", pg_server()))
             .expect("PostgreSQL must answer at IRONSTONE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432)");
+        drop_stale_templates(&mut c);
         c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"")).unwrap();
         c.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
         let store = Store::connect(&format!("{}/{name}", pg_server()), 1).unwrap();
