@@ -45,6 +45,28 @@ impl<'a> Ctx<'a> {
         policy::allows(policy::Rule::CloudReader, self.caller, &Target::default())
     }
 
+    /// The domain a list may cover: any (or the one asked for) for the cloud's readers, else the
+    /// caller's own domain, refusing a request for another one. Then `action` is enforced on it.
+    pub fn list_scope(&self, action: &str, requested: Option<String>) -> Result<Option<String>> {
+        let scope = if self.is_cloud_reader() {
+            requested
+        } else {
+            let own = self.domain_id().to_string();
+            if requested.as_ref().is_some_and(|d| *d != own) {
+                return Err(Error::forbidden(action));
+            }
+            Some(own)
+        };
+        self.enforce(
+            action,
+            Target {
+                domain_id: scope.as_deref(),
+                ..Default::default()
+            },
+        )?;
+        Ok(scope)
+    }
+
     /// The domain of the caller's project: where a customer administrator's powers end.
     pub fn domain_id(&self) -> &str {
         &self.caller.project.domain_id

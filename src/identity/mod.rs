@@ -284,21 +284,7 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
 
 /// Users the caller may list, filtered; a customer administrator sees its own domain only.
 pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView>> {
-    let domain = f.domain_id.clone();
-    if !ctx.is_cloud_reader() {
-        let own = ctx.domain_id().to_string();
-        if domain.as_ref().is_some_and(|d| *d != own) {
-            return Err(Error::forbidden("list_users"));
-        }
-        f.domain_id = Some(own);
-    }
-    ctx.enforce(
-        "list_users",
-        Target {
-            domain_id: f.domain_id.as_deref(),
-            ..Default::default()
-        },
-    )?;
+    f.domain_id = ctx.list_scope("list_users", f.domain_id.take())?;
     ctx.state
         .store
         .run(move |c| {
@@ -616,20 +602,7 @@ pub async fn get_group(ctx: &Ctx<'_>, id: &str) -> Result<Group> {
 }
 
 pub async fn list_groups(ctx: &Ctx<'_>, mut f: GroupFilter) -> Result<Vec<Group>> {
-    if !ctx.is_cloud_reader() {
-        let own = ctx.domain_id().to_string();
-        if f.domain_id.as_ref().is_some_and(|d| *d != own) {
-            return Err(Error::forbidden("list_groups"));
-        }
-        f.domain_id = Some(own);
-    }
-    ctx.enforce(
-        "list_groups",
-        Target {
-            domain_id: f.domain_id.as_deref(),
-            ..Default::default()
-        },
-    )?;
+    f.domain_id = ctx.list_scope("list_groups", f.domain_id.take())?;
     ctx.state
         .store
         .run(move |c| store::list_groups(c, &f))

@@ -179,20 +179,7 @@ pub async fn get_project(ctx: &Ctx<'_>, id: &str) -> Result<ProjectView> {
 }
 
 pub async fn list_projects(ctx: &Ctx<'_>, mut f: ProjectFilter) -> Result<Vec<ProjectView>> {
-    if !ctx.is_cloud_reader() {
-        let own = ctx.domain_id().to_string();
-        if f.domain_id.as_ref().is_some_and(|d| *d != own) {
-            return Err(Error::forbidden("list_projects"));
-        }
-        f.domain_id = Some(own);
-    }
-    ctx.enforce(
-        "list_projects",
-        Target {
-            domain_id: f.domain_id.as_deref(),
-            ..Default::default()
-        },
-    )?;
+    f.domain_id = ctx.list_scope("list_projects", f.domain_id.take())?;
     ctx.state
         .store
         .run(move |c| {
