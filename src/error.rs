@@ -8,6 +8,9 @@ use serde_json::json;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a 503 asks the client to wait before trying again.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// 400: the request is malformed; the message says what to fix.
@@ -97,7 +100,12 @@ impl ResponseError for Error {
         if let Error::Internal(detail) = self {
             tracing::error!(error = %detail, "internal error");
         }
-        HttpResponse::build(self.status()).json(self.body())
+        let mut resp = HttpResponse::build(self.status());
+        if let Error::Unavailable(_) = self {
+            // Clients and load balancers back off instead of hammering a node that cannot serve.
+            resp.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        resp.json(self.body())
     }
 }
 

@@ -227,6 +227,13 @@ diesel::joinable!(application_credential_roles -> application_credentials (appli
 diesel::joinable!(endpoints -> services (service_id));
 diesel::joinable!(endpoints -> regions (region_id));
 
+diesel::table! {
+    system_facts (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     domains,
     projects,
@@ -248,4 +255,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     endpoints,
     revocation_events,
+    system_facts,
 );

@@ -1,0 +1,29 @@
+//! Facts about the cloud decided once (the admin project's id, whether bootstrap ran).
+
+use diesel::prelude::*;
+
+use super::schema::system_facts;
+use super::DbConnection;
+use crate::error::Result;
+
+pub const FACT_ADMIN_PROJECT_ID: &str = "admin_project_id";
+pub const FACT_BOOTSTRAPPED_AT: &str = "bootstrapped_at";
+
+pub fn get_fact(conn: &mut DbConnection, name: &str) -> Result<Option<String>> {
+    Ok(system_facts::table
+        .find(name)
+        .select(system_facts::value)
+        .first(conn)
+        .optional()?)
+}
+
+/// Records `name` unless it is already recorded; returns the value that stands.
+pub fn record_fact_once(conn: &mut DbConnection, name: &str, value: &str) -> Result<String> {
+    if let Some(v) = get_fact(conn, name)? {
+        return Ok(v);
+    }
+    diesel::insert_into(system_facts::table)
+        .values((system_facts::name.eq(name), system_facts::value.eq(value)))
+        .execute(conn)?;
+    Ok(value.to_string())
+}
