@@ -104,8 +104,18 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                 )?;
                 r.created.push(format!("domain {DEFAULT_DOMAIN_NAME}"));
             }
+            // The admin project is the one recorded by id; only a store that never had one
+            // looks it up by name (or creates it) and records it.
+            let recorded = match store::get_fact(c, store::FACT_ADMIN_PROJECT_ID)? {
+                Some(id) => store::get_project(c, &id)?,
+                None => None,
+            };
+            let by_name = match recorded {
+                Some(p) => Some(p),
+                None => store::get_project_by_name(c, DEFAULT_DOMAIN_ID, &opts.project_name)?,
+            };
             let project =
-                match store::get_project_by_name(c, DEFAULT_DOMAIN_ID, &opts.project_name)? {
+                match by_name {
                     Some(p) => p,
                     None => {
                         let p = Project {
@@ -281,10 +291,14 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                     }
                 }
             }
+            store::set_fact(c, store::FACT_ADMIN_PROJECT_ID, &project.id)?;
+            store::record_fact_once(c, store::FACT_BOOTSTRAPPED_AT, &at.to_string())?;
             r.admin_user_id = user.id;
             r.admin_project_id = project.id;
             Ok(r)
         })
         .await?;
+    // Bootstrap is rare and runs before serving: a direct read is fine here.
+    state.realm.refresh(&mut *state.store.conn()?)?;
     Ok(report)
 }

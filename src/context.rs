@@ -33,7 +33,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn allows(&self, action: &str, target: Target) -> bool {
-        policy::allows(policy::rule(action), self.caller, &target)
+        policy::permits(self.caller, action, &target)
     }
 
     pub fn is_cloud_admin(&self) -> bool {
@@ -42,7 +42,7 @@ impl<'a> Ctx<'a> {
 
     /// Reads across the whole cloud (cloud admin or reader on the admin project).
     pub fn is_cloud_reader(&self) -> bool {
-        policy::allows(policy::Rule::CloudReader, self.caller, &Target::default())
+        policy::is_cloud_reader(self.caller)
     }
 
     /// The domain a list may cover: any (or the one asked for) for the cloud's readers, else the
@@ -102,8 +102,11 @@ pub struct Revoker {
 }
 
 impl Revoker {
+    /// Records `r` with the moment it is written as its cut-off, never earlier than the request's
+    /// time: a change is recorded after the slow work before it (hashing), and a login that read
+    /// the old state fixed its token's issue time before this moment, so the event covers it.
     pub fn revoke(&self, conn: &mut DbConnection, r: Revoke) -> Result<()> {
-        revoke::record(conn, r, self.now, self.keep_for)
+        revoke::record(conn, r, self.now.max(Utc::now()), self.keep_for)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod ids;
 pub mod patch;
 pub mod policy;
+pub mod realm;
 pub mod resource;
 pub mod state;
 pub mod store;

@@ -1,15 +1,13 @@
 //! Access control in one place: a declarative rule per action, evaluated against the caller's
-//! token (user, project, domain, effective roles) and the target. Keystone's defaults, adapted to
-//! project-scoped tokens: the cloud admin is `admin` on the bootstrap admin project; a role on a
-//! customer project counts in that project's domain only.
+//! token (user, project, effective roles) and the target. Keystone's defaults, adapted to
+//! project-scoped tokens: the cloud admin is `admin` on the admin project that bootstrap recorded
+//! (by id: `TokenInfo::admin_realm`); a role on a customer project counts in that project's domain
+//! only. Two rules hold for every action, whatever its own rule says: nothing but the cloud admin
+//! changes the operator's realm (`Target::realm`), and a restricted application credential cannot
+//! mint or manage credentials.
 
 use crate::auth::TokenInfo;
 use crate::error::{Error, Result};
-use crate::resource::DEFAULT_DOMAIN_ID;
-
-/// The project whose `admin` holders administer the whole cloud.
-pub const ADMIN_PROJECT_NAME: &str = "admin";
-pub const ADMIN_PROJECT_DOMAIN_ID: &str = DEFAULT_DOMAIN_ID;
 
 /// What an action is about.
 #[derive(Debug, Default, Clone, Copy)]
@@ -19,6 +17,10 @@ pub struct Target<'a> {
     /// The domain the target lives in.
     pub domain_id: Option<&'a str>,
     pub project_id: Option<&'a str>,
+    /// The target is the operator's realm or reaches it: the admin project, a project under it, a
+    /// user or group with effective reach into it or holding `admin`/`service`, a grant that would
+    /// reach it. Computed from effective reach by `assignment::reach`.
+    pub realm: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +58,9 @@ const DOMAIN_MANAGER_READ: &[Rule] = &[CloudReader, DomainRole("manager")];
 pub fn rule(action: &str) -> Rule {
     match action {
         // Tokens.
-        "validate_token" | "check_token" | "revoke_token" => AnyOf(&[CloudReader, Service, Owner]),
+        "validate_token" | "check_token" => AnyOf(&[CloudReader, Service, Owner]),
+        // Keystone: the cloud admin, a service, or the token's own user; a reader only looks.
+        "revoke_token" => AnyOf(&[CloudAdmin, Service, Owner]),
         // Users: a reader of the user's domain may look, a manager of it may change.
         "get_user" => AnyOf(&[CloudReader, Owner, DomainRole("reader")]),
         "list_users" => AnyOf(DOMAIN_MANAGER_READ),
@@ -123,17 +127,36 @@ pub fn rule(action: &str) -> Rule {
 }
 
 pub fn is_cloud_admin(c: &TokenInfo) -> bool {
-    on_admin_project(c) && c.has_role("admin")
+    c.admin_realm && c.has_role("admin")
 }
 
-fn on_admin_project(c: &TokenInfo) -> bool {
-    c.project.name == ADMIN_PROJECT_NAME && c.project.domain_id == ADMIN_PROJECT_DOMAIN_ID
+pub fn is_cloud_reader(c: &TokenInfo) -> bool {
+    c.admin_realm && c.has_role("reader")
+}
+
+/// Actions that only read: a cloud reader may do them anywhere, and the realm rule leaves them be.
+fn reads(action: &str) -> bool {
+    ["get_", "list_", "check_", "validate_", "ec2_get_", "ec2_list_"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
+/// What a restricted application credential may not do (Keystone: it cannot create or delete
+/// application credentials; nor may it mint other credentials that would outlive its limits).
+fn refused_to_restricted(action: &str) -> Option<&'static str> {
+    match action {
+        "create_application_credential" => Some("create application credentials; create it with unrestricted=true or use a password"),
+        "delete_application_credential" => Some("delete application credentials"),
+        "create_credential" | "update_credential" | "delete_credential" | "ec2_create_credential"
+        | "ec2_delete_credential" => Some("manage credentials"),
+        _ => None,
+    }
 }
 
 pub fn allows(rule: Rule, c: &TokenInfo, t: &Target) -> bool {
     match rule {
         CloudAdmin => is_cloud_admin(c),
-        CloudReader => on_admin_project(c) && c.has_role("reader"),
+        CloudReader => is_cloud_reader(c),
         Service => c.has_role("service"),
         Owner => t.user_id.is_some_and(|u| u == c.user.id),
         DomainRole(role) => {
@@ -149,12 +172,33 @@ pub fn allows(rule: Rule, c: &TokenInfo, t: &Target) -> bool {
 /// Roles a manager (not the cloud admin) may grant.
 pub const MANAGER_GRANTABLE: &[&str] = &["manager", "member", "reader"];
 
-/// Refuses with 403 naming the action unless the rule for `action` allows it.
-pub fn enforce(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {
-    if allows(rule(action), c, t) {
-        Ok(())
-    } else {
-        tracing::info!(user_id = %c.user.id, action, "policy refused");
-        Err(Error::forbidden(action))
+/// The decision for `action` on `t`: its rule, then the rules that hold for every action.
+pub fn decide(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {
+    if !allows(rule(action), c, t) {
+        return Err(Error::forbidden(action));
     }
+    if t.realm && !reads(action) && !is_cloud_admin(c) {
+        tracing::info!(user_id = %c.user.id, action, "policy refused: the operator's realm");
+        return Err(Error::forbidden(action));
+    }
+    if let Some(what) = refused_to_restricted(action) {
+        if c.application_credential.as_ref().is_some_and(|a| a.restricted) {
+            return Err(Error::ForbiddenMsg(format!(
+                "A restricted application credential cannot be used to {what}."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses with 403 naming the action unless the policy allows it.
+pub fn enforce(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {
+    decide(c, action, t).inspect_err(|_| {
+        tracing::info!(user_id = %c.user.id, action, "policy refused");
+    })
+}
+
+/// Whether `action` on `t` would be allowed (for filtering what a list shows).
+pub fn permits(c: &TokenInfo, action: &str, t: &Target) -> bool {
+    decide(c, action, t).is_ok()
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::password::PasswordHasher;
 use crate::config::Config;
 use crate::error::Result;
+use crate::realm::Realm;
 use crate::store::Store;
 use crate::token::{KeyRepository, KeyRing, TokenProvider};
 
@@ -15,6 +16,8 @@ pub struct State {
     pub hasher: PasswordHasher,
     /// Encrypts stored credential blobs (EC2 secrets); not the token keys, which rotate fast.
     pub credential_keys: KeyRing,
+    /// The operator's realm (the admin project, by id).
+    pub realm: Arc<Realm>,
 }
 
 impl State {
@@ -29,12 +32,14 @@ impl State {
         // Created on first use, like the embedded store: nothing else needs to know about it.
         credential_repo.setup()?;
         let credential_keys = KeyRing::open(credential_repo)?;
+        let realm = Arc::new(Realm::load(&store)?);
         Ok(State {
             config: Arc::new(config),
             store,
             tokens,
             hasher,
             credential_keys,
+            realm,
         })
     }
 

@@ -5,11 +5,9 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::{resource, Caller, JsonBody};
-use crate::auth::{self, AuthRequest, TokenInfo};
+use crate::auth::{self, caller, AuthRequest, TokenInfo};
 use crate::error::{Error, Result};
-use crate::policy::{self, Target};
 use crate::state::State;
-use crate::store;
 use crate::token::format_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -53,35 +51,16 @@ async fn issue(
         .json(body))
 }
 
-/// The subject token named by `X-Subject-Token`, which the caller may inspect.
-async fn subject(
-    state: &State,
-    req: &HttpRequest,
-    caller: &TokenInfo,
-    action: &str,
-    allow_expired: bool,
-) -> Result<TokenInfo> {
-    let token = req
-        .headers()
+/// The token named by `X-Subject-Token`.
+fn subject_header(req: &HttpRequest) -> Result<&str> {
+    req.headers()
         .get("x-subject-token")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             Error::validation(
                 "The X-Subject-Token header is required: it names the token to act on.",
             )
-        })?;
-    // Decide on the caller's rights first; an owner check needs the subject's user.
-    let privileged = policy::allows(policy::rule(action), caller, &Target::default());
-    let info = auth::validate(state, token, Utc::now(), allow_expired && privileged).await?;
-    policy::enforce(
-        caller,
-        action,
-        &Target {
-            user_id: Some(&info.user.id),
-            ..Default::default()
-        },
-    )?;
-    Ok(info)
+        })
 }
 
 async fn validate(
@@ -90,7 +69,16 @@ async fn validate(
     caller: Caller,
 ) -> Result<HttpResponse> {
     let allow_expired = truthy(query_flag(&req, "allow_expired"));
-    let info = subject(&state, &req, &caller.0, "validate_token", allow_expired).await?;
+    let subject = subject_header(&req)?;
+    let info = caller::inspect(
+        &state,
+        &caller.0,
+        subject,
+        "validate_token",
+        allow_expired,
+        Utc::now(),
+    )
+    .await?;
     let nocatalog = query_flag(&req, "nocatalog").is_some();
     let body = token_body(&state, &info, !nocatalog).await?;
     Ok(HttpResponse::Ok()
@@ -100,23 +88,23 @@ async fn validate(
 
 async fn check(state: web::Data<State>, req: HttpRequest, caller: Caller) -> Result<HttpResponse> {
     let allow_expired = truthy(query_flag(&req, "allow_expired"));
-    let info = subject(&state, &req, &caller.0, "check_token", allow_expired).await?;
+    let subject = subject_header(&req)?;
+    let info = caller::inspect(
+        &state,
+        &caller.0,
+        subject,
+        "check_token",
+        allow_expired,
+        Utc::now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("X-Subject-Token", info.token))
         .finish())
 }
 
 async fn revoke(state: web::Data<State>, req: HttpRequest, caller: Caller) -> Result<HttpResponse> {
-    let info = subject(&state, &req, &caller.0, "revoke_token", false).await?;
-    let audit_id = info.audit_ids.first().cloned().unwrap_or_default();
-    let keep_for = auth::revoke::retention(&state);
-    let now = Utc::now();
-    state
-        .store
-        .tx(move |c| {
-            auth::revoke::record(c, auth::revoke::Revoke::audit_id(&audit_id), now, keep_for)
-        })
-        .await?;
+    caller::revoke_token(&state, &caller.0, subject_header(&req)?, Utc::now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -125,11 +113,7 @@ async fn catalog(
     req: HttpRequest,
     caller: Caller,
 ) -> Result<HttpResponse> {
-    let project_id = caller.0.project.id.clone();
-    let catalog = state
-        .store
-        .run(move |c| crate::catalog::build(c, Some(&project_id)))
-        .await?;
+    let catalog = caller::catalog(&state, &caller.0).await?;
     Ok(HttpResponse::Ok().json(json!({"catalog": catalog, "links": self_links(&state, &req)})))
 }
 
@@ -139,26 +123,7 @@ async fn projects(
     req: HttpRequest,
     caller: Caller,
 ) -> Result<HttpResponse> {
-    let user_id = caller.0.user.id.clone();
-    let projects = state
-        .store
-        .run(move |c| {
-            let candidates = store::list_projects(
-                c,
-                &store::ProjectFilter {
-                    enabled: Some(true),
-                    ..Default::default()
-                },
-            )?;
-            let mut out = vec![];
-            for p in candidates {
-                if !crate::assignment::granted_role_ids_on_project(c, &user_id, &p)?.is_empty() {
-                    out.push(p);
-                }
-            }
-            Ok(out)
-        })
-        .await?;
+    let projects = caller::projects(&state, &caller.0).await?;
     let base = state.public_url();
     let list: Vec<Value> = projects
         .iter()
@@ -173,31 +138,7 @@ async fn domains(
     req: HttpRequest,
     caller: Caller,
 ) -> Result<HttpResponse> {
-    let user_id = caller.0.user.id.clone();
-    let domains = state
-        .store
-        .run(move |c| {
-            let mut actors = store::group_ids_of_user(c, &user_id)?;
-            actors.push(user_id.clone());
-            let grants = store::list_assignments(
-                c,
-                &store::AssignmentFilter {
-                    actor_ids: Some(actors),
-                    target_type: Some(store::TARGET_DOMAIN.into()),
-                    ..Default::default()
-                },
-            )?;
-            let ids: Vec<String> = grants.into_iter().map(|a| a.target_id).collect();
-            store::list_domains(
-                c,
-                &store::DomainFilter {
-                    ids: Some(ids),
-                    enabled: Some(true),
-                    ..Default::default()
-                },
-            )
-        })
-        .await?;
+    let domains = caller::domains(&state, &caller.0).await?;
     let base = state.public_url();
     let list: Vec<Value> = domains
         .iter()
@@ -231,25 +172,15 @@ pub async fn token_body(state: &State, t: &TokenInfo, with_catalog: bool) -> Res
         "is_domain": false,
         "roles": t.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>(),
     });
-    if with_catalog {
-        let project_id = t.project.id.clone();
-        let catalog = state
-            .store
-            .run(move |c| crate::catalog::build(c, Some(&project_id)))
-            .await?;
+    let extras = caller::token_extras(state, t, with_catalog).await?;
+    if let Some(catalog) = extras.catalog {
         token["catalog"] = serde_json::to_value(catalog).map_err(Error::internal)?;
     }
     if let Some(ac) = &t.application_credential {
         let mut block = json!({"id": ac.id, "name": ac.name, "restricted": ac.restricted});
-        // Services (keystonemiddleware) enforce access rules from the token body: without them
-        // here a rule-limited credential would be unlimited.
-        let id = ac.id.clone();
-        let rules = state
-            .store
-            .run(move |c| crate::store::access_rules_of_application_credential(c, &id))
-            .await?;
-        if !rules.is_empty() {
-            block["access_rules"] = rules
+        if !extras.access_rules.is_empty() {
+            block["access_rules"] = extras
+                .access_rules
                 .iter()
                 .map(|r| json!({"id": r.id, "service": r.service, "path": r.path, "method": r.method}))
                 .collect();

@@ -10,7 +10,8 @@ use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra};
-use crate::policy::{Target, ADMIN_PROJECT_DOMAIN_ID, ADMIN_PROJECT_NAME, MANAGER_GRANTABLE};
+use crate::policy::{Target, MANAGER_GRANTABLE};
+use super::reach::Reach;
 use crate::store::{
     self, Assignment, AssignmentFilter, DbConnection, Project, ProjectFilter, Role, RoleFilter,
     ACTOR_GROUP, ACTOR_USER, SYSTEM_ALL, TARGET_DOMAIN, TARGET_PROJECT, TARGET_SYSTEM,
@@ -279,37 +280,33 @@ pub struct GrantRef {
     pub inherited: bool,
 }
 
-fn admin_project(c: &mut DbConnection) -> Result<Option<Project>> {
-    store::get_project_by_name(c, ADMIN_PROJECT_DOMAIN_ID, ADMIN_PROJECT_NAME)
-}
-
-/// Checks that the actor and target exist and returns the target's domain.
-fn resolve(c: &mut DbConnection, g: &GrantRef) -> Result<(String, Option<String>, bool)> {
+/// Checks that the actor and target exist and returns the actor's and the target's domains.
+fn resolve(c: &mut DbConnection, g: &GrantRef) -> Result<(String, Option<String>)> {
     let actor_domain = match g.actor_type {
         ACTOR_USER => found(store::get_user(c, &g.actor_id)?, "user", &g.actor_id)?.domain_id,
         _ => found(store::get_group(c, &g.actor_id)?, "group", &g.actor_id)?.domain_id,
     };
-    let (target_domain, on_admin_project) = match g.target_type {
-        TARGET_PROJECT => {
-            let p = found(
+    let target_domain = match g.target_type {
+        TARGET_PROJECT => Some(
+            found(
                 store::get_project(c, &g.target_id)?,
                 "project",
                 &g.target_id,
-            )?;
-            let admin = admin_project(c)?.is_some_and(|a| a.id == p.id);
-            (Some(p.domain_id), admin)
-        }
+            )?
+            .domain_id,
+        ),
         TARGET_DOMAIN => {
             found(store::get_domain(c, &g.target_id)?, "domain", &g.target_id)?;
-            (Some(g.target_id.clone()), false)
+            Some(g.target_id.clone())
         }
-        _ => (None, true),
+        _ => None,
     };
-    Ok((actor_domain, target_domain, on_admin_project))
+    Ok((actor_domain, target_domain))
 }
 
-/// Policy for a grant: `action` on the target's domain; a non-admin also keeps to its own domain,
-/// to the grantable roles and away from the admin project and the system.
+/// Policy for a grant: `action` on the target's domain; a non-admin also keeps to its own domain
+/// and to the grantable roles, and the policy keeps it away from anything that reaches the
+/// operator's realm (the grant itself, or a privileged actor).
 async fn authorize_grant(
     ctx: &Ctx<'_>,
     g: &GrantRef,
@@ -318,16 +315,26 @@ async fn authorize_grant(
 ) -> Result<Option<Role>> {
     let g2 = g.clone();
     let rid = role_id.map(str::to_string);
-    let (actor_domain, target_domain, sensitive, role) = ctx
+    let realm = ctx.state.realm.clone();
+    let changes = action.starts_with("create") || action.starts_with("revoke");
+    let (actor_domain, target_domain, reaches_realm, role) = ctx
         .state
         .store
         .run(move |c| {
-            let (a, t, s) = resolve(c, &g2)?;
+            let (a, t) = resolve(c, &g2)?;
             let role = match &rid {
                 Some(r) => Some(found(store::get_role(c, r)?, "role", r)?),
                 None => None,
             };
-            Ok((a, t, s, role))
+            let mut reaches = false;
+            if changes {
+                let reach = Reach::load(c, &realm)?;
+                reaches = reach.actor_privileged(c, g2.actor_type, &g2.actor_id)?;
+                if let Some(r) = &role {
+                    reaches = reaches || reach.grant_reaches(c, &assignment(&g2, &r.id))?;
+                }
+            }
+            Ok((a, t, reaches, role))
         })
         .await?;
     let system = g.target_type == TARGET_SYSTEM;
@@ -347,16 +354,16 @@ async fn authorize_grant(
             domain_id: target_domain.as_deref(),
             project_id: (g.target_type == TARGET_PROJECT).then_some(g.target_id.as_str()),
             user_id: None,
+            realm: reaches_realm,
         },
     )?;
-    let changes = action.starts_with("create") || action.starts_with("revoke");
     if !ctx.is_cloud_admin() && changes {
         let own = ctx.domain_id();
         let role_ok = role.as_ref().is_none_or(|r| {
             MANAGER_GRANTABLE.contains(&r.name.as_str())
                 && r.domain_id.as_deref().is_none_or(|d| d == own)
         });
-        if sensitive || actor_domain != own || !role_ok {
+        if actor_domain != own || !role_ok {
             return Err(Error::forbidden(action));
         }
     }
@@ -630,24 +637,29 @@ pub async fn role_assignments(
     ctx: &Ctx<'_>,
     q: AssignmentQuery,
 ) -> Result<(Vec<AssignmentView>, Option<Names>)> {
-    // Who may see what: the cloud's readers everything, a manager its own domain, anyone its own
-    // assignments.
+    // Who may see what, as the policy says: the cloud's readers everything, a manager its own
+    // domain, anyone its own assignments.
     let own_domain = ctx.domain_id().to_string();
-    let restrict_domain = if ctx.is_cloud_reader() {
+    let action = "list_role_assignments";
+    let restrict_domain = if ctx.allows(action, Target::default()) {
         None
     } else if ctx.allows(
-        "list_role_assignments",
+        action,
         Target {
             domain_id: Some(&own_domain),
             ..Default::default()
         },
-    ) && ctx.caller.has_role("manager")
-    {
+    ) {
         Some(own_domain)
-    } else if q.user_id.as_deref() == Some(ctx.user_id()) {
-        None
     } else {
-        return Err(Error::forbidden("list_role_assignments"));
+        ctx.enforce(
+            action,
+            Target {
+                user_id: Some(q.user_id.as_deref().unwrap_or_default()),
+                ..Default::default()
+            },
+        )?;
+        None
     };
     let base = ctx.base();
     ctx.state

@@ -2,6 +2,7 @@
 //! implied by other roles.
 
 pub mod manage;
+pub mod reach;
 
 pub use manage::{projects_of_actor, projects_with_roles, revoke_if_roleless};
 

@@ -1,6 +1,7 @@
 //! Authentication, token issue, validation and revocation. Every token is scoped to exactly one
 //! project.
 
+pub mod caller;
 pub mod password;
 mod request;
 pub mod revoke;
@@ -14,7 +15,9 @@ use crate::assignment;
 use crate::error::{Error, Result};
 use crate::resource::{self, ProjectRef};
 use crate::state::State;
-use crate::store::{self, ApplicationCredential, DbConnection, Domain, Project, Role, User};
+use crate::store::{
+    self, ApplicationCredential, DbConnection, Domain, Project, Role, User, UserOption,
+};
 use crate::token::{Opened, Payload};
 use password::Verified;
 
@@ -32,6 +35,8 @@ pub struct TokenInfo {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub application_credential: Option<AppCredRef>,
+    /// Scoped to the operator's realm: the admin project bootstrap recorded (by id).
+    pub admin_realm: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -151,14 +156,19 @@ pub async fn verify_password(
     user: Option<User>,
     secret: SecretString,
     now: DateTime<Utc>,
-) -> Result<User> {
+) -> Result<(User, Vec<UserOption>)> {
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = state.hasher.verify(secret, hash).await;
     let Some(user) = user else {
         return Err(Error::Unauthorized);
     };
+    let options = {
+        let id = user.id.clone();
+        state.store.run(move |c| store::user_options(c, &id)).await?
+    };
     let sc = &state.config.security_compliance;
-    let locked = match (sc.lockout_failure_attempts, user.failed_auth_at) {
+    let exempt = option_enabled(&options, "ignore_lockout_failure_attempts");
+    let locked = !exempt && match (sc.lockout_failure_attempts, user.failed_auth_at) {
         (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
             match sc.lockout_duration {
                 Some(d) => now.naive_utc() < at + Duration::seconds(d as i64),
@@ -194,7 +204,12 @@ pub async fn verify_password(
         }
         Verified::Yes => {}
     }
-    Ok(user)
+    Ok((user, options))
+}
+
+/// A boolean user option that is set to true.
+pub fn option_enabled(options: &[UserOption], name: &str) -> bool {
+    options.iter().any(|o| o.name == name && o.value == "true")
 }
 
 async fn password_method(
@@ -226,10 +241,11 @@ async fn password_method(
             },
         })
         .await?;
-    let user = verify_password(state, user, SecretString::from(secret), now).await?;
-    if user
-        .password_expires_at
-        .is_some_and(|exp| exp <= now.naive_utc())
+    let (user, options) = verify_password(state, user, SecretString::from(secret), now).await?;
+    if !option_enabled(&options, "ignore_password_expiry")
+        && user
+            .password_expires_at
+            .is_some_and(|exp| exp <= now.naive_utc())
     {
         tracing::info!(user_id = %user.id, "authentication refused: password expired");
         return Err(Error::Unauthorized);
@@ -336,6 +352,14 @@ async fn check_user_active(state: &State, user: &User) -> Result<()> {
     Ok(())
 }
 
+/// One answer for every project a user cannot scope to (unknown, disabled, no role), so that
+/// scoping tells nobody which project names or ids exist.
+fn no_project_access() -> Error {
+    Error::UnauthorizedMsg(
+        "The requested project does not exist, is disabled, or you hold no role on it.".into(),
+    )
+}
+
 const PROJECT_ONLY: &str = "Ironstone issues project-scoped tokens only: request a project scope (auth.scope.project with an id, or a name and its domain). Domain, system, trust and unscoped tokens are not supported.";
 
 async fn issue(
@@ -367,14 +391,12 @@ async fn issue(
                     p
                 }
                 (None, Some(bound)) => store::get_project(c, bound)?.ok_or(Error::Unauthorized)?,
-                (Some(r), None) => resource::find_project(c, r)?.ok_or_else(|| {
-                    Error::UnauthorizedMsg("The requested project does not exist or you have no role on it.".into())
-                })?,
+                (Some(r), None) => resource::find_project(c, r)?.ok_or_else(no_project_access)?,
                 (None, None) => default_scope(c, &user, parent_project.as_deref())?,
             };
             let (roles, ac_ref) = scoped_roles(c, &user, &project, app_cred.as_ref().map(|a| a.id.as_str()).or(parent_app_cred.as_ref().map(|a| a.id.as_str())))?;
             if roles.is_empty() {
-                return Err(Error::UnauthorizedMsg(format!("User {} has no access to project {}.", user.id, project.id)));
+                return Err(no_project_access());
             }
             Ok((project, roles, ac_ref))
         })
@@ -388,10 +410,10 @@ async fn issue(
     };
     let project_domain = project_domain
         .filter(|d| d.enabled)
-        .ok_or(Error::Unauthorized)?;
+        .ok_or_else(no_project_access)?;
     let user_domain = user_domain.ok_or(Error::Unauthorized)?;
     if !project.enabled {
-        return Err(Error::Unauthorized);
+        return Err(no_project_access());
     }
 
     let mut expires_at = now + Duration::seconds(state.config.token.expiration as i64);
@@ -416,25 +438,13 @@ async fn issue(
         audit_ids: audit_ids.clone(),
         application_credential_id: app_cred_ref.as_ref().map(|a| a.id.clone()),
     };
-    // Fernet times are whole seconds: a token minted in the same second as a revocation that
-    // concerns it would count as revoked. Wait for the next second rather than hand it out.
-    let mut issued_at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    if revoke::is_revoked(
-        state,
-        &payload,
-        &project_domain.id,
-        &user_domain.id,
-        issued_at,
-    )
-    .await?
-    {
-        let wait = 1_000_000_000u32.saturating_sub(Utc::now().timestamp_subsec_nanos());
-        tokio::time::sleep(std::time::Duration::from_nanos(wait as u64 + 1_000_000)).await;
-        issued_at = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or(now);
-    }
+    let issued_at = settle_issue_time(state, &who, &payload, &project_domain.id, &user_domain.id)
+        .await?;
     let token = state.tokens.seal(&payload, issued_at);
+    let admin_realm = state.realm.current(&state.store).await?.as_deref() == Some(&project.id);
     Ok(TokenInfo {
         token,
+        admin_realm,
         user: who.user,
         user_domain,
         project,
@@ -446,6 +456,70 @@ async fn issue(
         expires_at,
         application_credential: app_cred_ref,
     })
+}
+
+/// Fixes the token's issue time, then checks again that what the login proved still stands.
+/// The order matters: a change that committed before the re-read (password change, disable,
+/// revocation of the parent token) is seen and refused; one that commits after it records its
+/// revocation event later than the issue time, so the event covers the token. Fernet times are
+/// whole seconds, so a token minted in the same second as an event that concerns it would count
+/// as revoked: then wait for the next second and check again, once.
+async fn settle_issue_time(
+    state: &State,
+    who: &Identified,
+    payload: &Payload,
+    project_domain_id: &str,
+    user_domain_id: &str,
+) -> Result<DateTime<Utc>> {
+    for attempt in 0..2 {
+        // The wall clock, not the request's time: this orders the token against concurrent
+        // changes recorded with the wall clock too (`revoke::record`).
+        let wall = Utc::now();
+        let issued_at = DateTime::from_timestamp(wall.timestamp(), 0).unwrap_or(wall);
+        if who.methods.iter().any(|m| m == "password") {
+            let (id, proved) = (who.user.id.clone(), who.user.password_created_at);
+            let unchanged = state
+                .store
+                .tx(move |c| {
+                    Ok(store::user_credential_state_locked(c, &id)?
+                        .is_some_and(|(enabled, created)| enabled && created == proved))
+                })
+                .await?;
+            if !unchanged {
+                tracing::info!(user_id = %who.user.id, "authentication refused: the password changed during the login");
+                return Err(Error::Unauthorized);
+            }
+        }
+        if let Some(parent) = &who.parent {
+            let parent_payload = Payload {
+                user_id: parent.user.id.clone(),
+                methods: parent.methods.clone(),
+                project_id: parent.project.id.clone(),
+                expires_at: parent.expires_at,
+                audit_ids: parent.audit_ids.clone(),
+                application_credential_id: parent.application_credential.as_ref().map(|a| a.id.clone()),
+            };
+            if revoke::is_revoked(
+                state,
+                &parent_payload,
+                &parent.project_domain.id,
+                &parent.user_domain.id,
+                parent.issued_at,
+            )
+            .await?
+            {
+                return Err(Error::NotFoundMsg("Failed to validate token".into()));
+            }
+        }
+        if !revoke::is_revoked(state, payload, project_domain_id, user_domain_id, issued_at).await? {
+            return Ok(issued_at);
+        }
+        if attempt == 0 {
+            let wait = 1_000_000_000u32.saturating_sub(Utc::now().timestamp_subsec_nanos());
+            tokio::time::sleep(std::time::Duration::from_nanos(wait as u64 + 1_000_000)).await;
+        }
+    }
+    Err(Error::Unauthorized)
 }
 
 /// `auth.scope`: only a project scope is accepted.
@@ -582,7 +656,9 @@ pub async fn validate(
     {
         return Err(invalid());
     }
+    let admin_realm = state.realm.current(&state.store).await?.as_deref() == Some(&project.id);
     Ok(TokenInfo {
+        admin_realm,
         token: token.to_string(),
         user,
         user_domain,

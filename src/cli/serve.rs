@@ -5,15 +5,18 @@ use crate::config::{redact_url, Config};
 use crate::error::Result;
 use crate::token::KeyRepository;
 
-/// Serves; on a store that was never set up, migrates, creates keys and bootstraps first.
+/// Serves; applies pending migrations first, and on a store that was never bootstrapped creates
+/// keys and bootstraps.
 pub async fn run(config: Config) -> Result<()> {
     let url = config.database_url();
     let store = super::open_store(&config)?;
-    let first_run = !store.is_initialized()?;
-    if first_run {
+    if store.has_pending_migrations()? {
         let ran = store.migrate()?;
         tracing::info!(database = %redact_url(&url), migrations = ran, "schema migrated");
     }
+    // Bootstrap runs by itself on a store that never had it, never again: an upgrade that brings
+    // a migration must not create a second admin or print a password to the logs.
+    let first_run = !store.is_bootstrapped()?;
     let repo = KeyRepository::new(config.key_repository(), config.fernet.max_active_keys);
     if first_run && repo.setup()? {
         tracing::info!(repository = %repo.dir().display(), "fernet keys created");

@@ -79,16 +79,6 @@ pub fn parse_time(field: &str, s: &str) -> Result<NaiveDateTime> {
 
 pub async fn create(ctx: &Ctx<'_>, user_id: &str, req: AppCredCreate) -> Result<AppCredView> {
     ctx.enforce("create_application_credential", owner(user_id))?;
-    if ctx
-        .caller
-        .application_credential
-        .as_ref()
-        .is_some_and(|a| a.restricted)
-    {
-        return Err(Error::ForbiddenMsg(
-            "A restricted application credential cannot be used to create application credentials; create it with unrestricted=true or use a password.".into(),
-        ));
-    }
     check_name("application_credential", "name", &req.name)?;
     let expires_at = match &req.expires_at {
         Some(s) => {
@@ -284,17 +274,6 @@ pub async fn list(ctx: &Ctx<'_>, user_id: &str, name: Option<String>) -> Result<
 /// Deletes an application credential and revokes every token made from it.
 pub async fn delete(ctx: &Ctx<'_>, user_id: &str, id: &str) -> Result<()> {
     let view = load(ctx, user_id, id, "delete_application_credential").await?;
-    if ctx
-        .caller
-        .application_credential
-        .as_ref()
-        .is_some_and(|a| a.restricted)
-    {
-        return Err(Error::ForbiddenMsg(
-            "A restricted application credential cannot be used to delete application credentials."
-                .into(),
-        ));
-    }
     let revoker = ctx.revoker();
     ctx.state
         .store

@@ -3,8 +3,6 @@
 
 pub mod names;
 
-use std::collections::BTreeSet;
-
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -13,10 +11,10 @@ use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra, nullable};
-use crate::policy::{Target, ADMIN_PROJECT_DOMAIN_ID, ADMIN_PROJECT_NAME};
+use crate::assignment::reach::Reach;
+use crate::policy::Target;
 use crate::store::{
-    self, AssignmentFilter, DbConnection, Group, GroupFilter, Project, User, UserFilter,
-    UserOption, ACTOR_GROUP, TARGET_PROJECT,
+    self, DbConnection, Group, GroupFilter, Project, User, UserFilter, UserOption, ACTOR_GROUP,
 };
 
 /// Per-user options Keystone knows; values are booleans except the MFA rules.
@@ -74,9 +72,30 @@ fn user_target(u: &User) -> Target<'_> {
     Target {
         user_id: Some(&u.id),
         domain_id: Some(&u.domain_id),
-        project_id: None,
+        ..Default::default()
     }
 }
+
+/// Options Keystone knows that Ironstone does not enforce yet: setting them to anything but
+/// their default is refused, so that nobody believes a protection is on when it is not.
+const NOT_ENFORCED_YET: &[(&str, &str)] = &[
+    (
+        "multi_factor_auth_enabled",
+        "multi-factor authentication is not available yet",
+    ),
+    (
+        "multi_factor_auth_rules",
+        "multi-factor authentication is not available yet",
+    ),
+    (
+        "ignore_change_password_upon_first_use",
+        "change_password_upon_first_use is not available yet",
+    ),
+    (
+        "ignore_user_inactivity",
+        "disable_user_account_days_inactive is not available yet",
+    ),
+];
 
 fn check_options(options: &Map<String, Value>) -> Result<()> {
     for (k, v) in options {
@@ -94,6 +113,18 @@ fn check_options(options: &Map<String, Value>) -> Result<()> {
             return Err(Error::validation(format!(
                 "Invalid input for field 'user.options.{k}': expecting a boolean (or a list of lists for multi_factor_auth_rules)."
             )));
+        }
+        let is_default = match v {
+            Value::Null | Value::Bool(false) => true,
+            Value::Array(a) => a.is_empty(),
+            _ => false,
+        };
+        if let Some((_, why)) = NOT_ENFORCED_YET.iter().find(|(name, _)| name == k) {
+            if !is_default {
+                return Err(Error::validation(format!(
+                    "Invalid input for field 'user.options.{k}': this option is not enforced by this server ({why}); it is refused rather than stored without effect."
+                )));
+            }
         }
     }
     Ok(())
@@ -120,50 +151,6 @@ fn check_email(email: &str) -> Result<()> {
     Ok(())
 }
 
-/// True when a user holds power a customer administrator must not touch: any role on the admin
-/// project, or `admin` / `service` anywhere, directly or through a group.
-fn is_privileged(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
-    let mut actors = vec![user_id.to_string()];
-    actors.extend(store::group_ids_of_user(conn, user_id)?);
-    privileged_actors(conn, actors)
-}
-
-fn privileged_actors(conn: &mut DbConnection, actor_ids: Vec<String>) -> Result<bool> {
-    let grants = store::list_assignments(
-        conn,
-        &AssignmentFilter {
-            actor_ids: Some(actor_ids),
-            ..Default::default()
-        },
-    )?;
-    if grants.is_empty() {
-        return Ok(false);
-    }
-    let admin_project =
-        store::get_project_by_name(conn, ADMIN_PROJECT_DOMAIN_ID, ADMIN_PROJECT_NAME)?;
-    let role_ids: Vec<String> = grants.iter().map(|a| a.role_id.clone()).collect();
-    let powerful: BTreeSet<String> = store::roles_by_ids(conn, &role_ids)?
-        .into_iter()
-        .filter(|r| r.domain_id.is_none() && (r.name == "admin" || r.name == "service"))
-        .map(|r| r.id)
-        .collect();
-    Ok(grants.iter().any(|a| {
-        powerful.contains(&a.role_id)
-            || a.target_type == store::TARGET_SYSTEM
-            || admin_project
-                .as_ref()
-                .is_some_and(|p| a.target_type == TARGET_PROJECT && a.target_id == p.id)
-    }))
-}
-
-/// A customer administrator may not change or delete the cloud's own privileged accounts.
-fn guard_privileged(ctx: &Ctx, is_privileged: bool, action: &str) -> Result<()> {
-    if is_privileged && !ctx.is_cloud_admin() {
-        return Err(Error::forbidden(action));
-    }
-    Ok(())
-}
-
 pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
     let domain_id = req
         .domain_id
@@ -184,6 +171,9 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
     }
     if let Some(options) = &req.options {
         check_options(options)?;
+    }
+    if let Some(p) = &req.default_project_id {
+        authorize_default_project(ctx, "create_user", &domain_id, p).await?;
     }
     let hash = match req.password.clone() {
         Some(pw) => Some(hash_new_password(ctx, pw).await?),
@@ -242,6 +232,43 @@ fn check_default_project(c: &mut DbConnection, id: &str) -> Result<Project> {
             "Invalid input for field 'user.default_project_id': project {id} does not exist."
         ))
     })
+}
+
+/// A default project a caller may give a user of `user_domain`: the cloud admin any existing
+/// project; anyone else only a project of the user's domain outside the operator's realm. Unknown
+/// and out-of-reach projects get the same answer, so that nobody learns which ids exist elsewhere.
+async fn authorize_default_project(
+    ctx: &Ctx<'_>,
+    action: &str,
+    user_domain: &str,
+    project_id: &str,
+) -> Result<()> {
+    let (realm, pid) = (ctx.state.realm.clone(), project_id.to_string());
+    let found = ctx
+        .state
+        .store
+        .run(move |c| match store::get_project(c, &pid)? {
+            Some(p) => Ok(Some((
+                p.domain_id.clone(),
+                crate::assignment::reach::project_in_realm(c, &realm, &p.id)?,
+            ))),
+            None => Ok(None),
+        })
+        .await?;
+    let usable = found.as_ref().is_some_and(|(d, _)| d == user_domain) || ctx.is_cloud_admin();
+    let Some((_, in_realm)) = found.filter(|_| usable) else {
+        return Err(Error::validation(format!(
+            "Invalid input for field 'user.default_project_id': there is no project {project_id} in the user's domain."
+        )));
+    };
+    ctx.enforce(
+        action,
+        Target {
+            domain_id: Some(user_domain),
+            realm: in_realm,
+            ..Default::default()
+        },
+    )
 }
 
 fn password_expiry(ctx: &Ctx, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime> {
@@ -317,6 +344,11 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
     if let Some(options) = &req.options {
         check_options(options)?;
     }
+    if let Some(Some(p)) = &req.default_project_id {
+        if current.default_project_id.as_ref() != Some(p) {
+            authorize_default_project(ctx, "update_user", &current.domain_id, p).await?;
+        }
+    }
     let new_hash = match req.password.clone() {
         Some(Some(pw)) => Some(Some(hash_new_password(ctx, pw).await?)),
         Some(None) => Some(None),
@@ -376,17 +408,23 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
 /// Loads a user the caller is about to change or delete, enforcing `action` on it.
 async fn get_user_for_change(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<User> {
     let id = id.to_string();
+    let realm = ctx.state.realm.clone();
     let (user, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let user = found(store::get_user(c, &id)?, "user", &id)?;
-            let privileged = is_privileged(c, &id)?;
+            let privileged = Reach::load(c, &realm)?.user_privileged(c, &id)?;
             Ok((user, privileged))
         })
         .await?;
-    ctx.enforce(action, user_target(&user))?;
-    guard_privileged(ctx, privileged, action)?;
+    ctx.enforce(
+        action,
+        Target {
+            realm: privileged,
+            ..user_target(&user)
+        },
+    )?;
     Ok(user)
 }
 
@@ -446,7 +484,7 @@ pub async fn change_password(
         .await?;
     // The same checks as a login (lockout, failure counting), except that an expired password
     // may be changed: that is what this call is for.
-    let user = crate::auth::verify_password(
+    let (user, options) = crate::auth::verify_password(
         ctx_state,
         user,
         SecretString::from(req.original_password),
@@ -455,6 +493,11 @@ pub async fn change_password(
     .await?;
     if !user.enabled {
         return Err(Error::Unauthorized);
+    }
+    if crate::auth::option_enabled(&options, "lock_password") {
+        return Err(Error::ForbiddenMsg(
+            "You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.".into(),
+        ));
     }
     if req.password.is_empty() || req.password.len() > ctx_state.hasher.max_len() {
         return Err(Error::validation(format!(
@@ -477,7 +520,9 @@ pub async fn change_password(
         .store
         .tx(move |c| {
             store::set_user_password(c, &user.id, &hash, naive, expires)?;
-            crate::auth::revoke::record(c, Revoke::user(&user.id), now, keep_for)
+            // The cut-off is taken after the new hash is written (see `Revoker::revoke`).
+            let at = now.max(chrono::Utc::now());
+            crate::auth::revoke::record(c, Revoke::user(&user.id), at, keep_for)
         })
         .await
 }
@@ -584,16 +629,23 @@ pub async fn create_group(ctx: &Ctx<'_>, req: GroupCreate) -> Result<Group> {
 
 async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<(Group, bool)> {
     let id = id.to_string();
+    let realm = ctx.state.realm.clone();
     let (group, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let g = found(store::get_group(c, &id)?, "group", &id)?;
-            let privileged = privileged_actors(c, vec![g.id.clone()])?;
+            let privileged = Reach::load(c, &realm)?.group_privileged(c, &id)?;
             Ok((g, privileged))
         })
         .await?;
-    ctx.enforce(action, group_target(&group))?;
+    ctx.enforce(
+        action,
+        Target {
+            realm: privileged,
+            ..group_target(&group)
+        },
+    )?;
     Ok((group, privileged))
 }
 
@@ -610,8 +662,7 @@ pub async fn list_groups(ctx: &Ctx<'_>, mut f: GroupFilter) -> Result<Vec<Group>
 }
 
 pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<Group> {
-    let (current, privileged) = load_group(ctx, id, "update_group").await?;
-    guard_privileged(ctx, privileged, "update_group")?;
+    let (current, _) = load_group(ctx, id, "update_group").await?;
     if req
         .domain_id
         .as_ref()
@@ -643,12 +694,19 @@ pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<G
 /// Deletes a group with its memberships and assignments. Members lose what the group gave them at
 /// once: token validation recomputes roles, and their tokens on the group's projects are revoked.
 pub async fn delete_group(ctx: &Ctx<'_>, id: &str) -> Result<()> {
-    let (group, privileged) = load_group(ctx, id, "delete_group").await?;
-    guard_privileged(ctx, privileged, "delete_group")?;
+    let (group, _) = load_group(ctx, id, "delete_group").await?;
+    let revoker = ctx.revoker();
     ctx.state
         .store
         .tx(move |c| {
+            let members = store::user_ids_in_group(c, &group.id)?;
+            let projects = crate::assignment::projects_of_actor(c, ACTOR_GROUP, &group.id)?;
             store::delete_group(c, &group.id)?;
+            // Members who held their last role on a project through this group lose their
+            // tokens and application credentials there, as with any other way a role goes.
+            for user_id in members {
+                crate::assignment::revoke_if_roleless(c, &revoker, &user_id, &projects)?;
+            }
             Ok(())
         })
         .await
@@ -662,26 +720,35 @@ async fn membership(
     action: &str,
 ) -> Result<(Group, User, bool)> {
     let (gid, uid) = (group_id.to_string(), user_id.to_string());
+    let realm = ctx.state.realm.clone();
     let (group, user, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let g = found(store::get_group(c, &gid)?, "group", &gid)?;
             let u = found(store::get_user(c, &uid)?, "user", &uid)?;
-            let privileged = privileged_actors(c, vec![g.id.clone()])? || is_privileged(c, &u.id)?;
+            let reach = Reach::load(c, &realm)?;
+            let privileged = reach.group_privileged(c, &g.id)? || reach.user_privileged(c, &u.id)?;
             Ok((g, u, privileged))
         })
         .await?;
-    ctx.enforce(action, group_target(&group))?;
-    if !ctx.is_cloud_reader() && user.domain_id != group.domain_id {
-        return Err(Error::forbidden(action));
+    ctx.enforce(
+        action,
+        Target {
+            realm: privileged,
+            // A customer administrator's membership changes stay inside its domain: the user
+            // must be of the group's domain, which the rule checks against the caller's.
+            ..group_target(&group)
+        },
+    )?;
+    if user.domain_id != group.domain_id {
+        ctx.enforce(action, user_target(&user))?;
     }
     Ok((group, user, privileged))
 }
 
 pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
-    let (group, user, privileged) = membership(ctx, group_id, user_id, "add_user_to_group").await?;
-    guard_privileged(ctx, privileged, "add_user_to_group")?;
+    let (group, user, _) = membership(ctx, group_id, user_id, "add_user_to_group").await?;
     ctx.state
         .store
         .tx(move |c| store::add_user_to_group(c, &user.id, &group.id))
@@ -689,9 +756,7 @@ pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> 
 }
 
 pub async fn remove_user_from_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
-    let (group, user, privileged) =
-        membership(ctx, group_id, user_id, "remove_user_from_group").await?;
-    guard_privileged(ctx, privileged, "remove_user_from_group")?;
+    let (group, user, _) = membership(ctx, group_id, user_id, "remove_user_from_group").await?;
     let revoker = ctx.revoker();
     ctx.state
         .store

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::DEFAULT_DOMAIN_ID;
+use crate::assignment::reach;
 use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
@@ -49,9 +50,9 @@ pub struct ProjectUpdate {
 
 fn project_target(p: &Project) -> Target<'_> {
     Target {
-        user_id: None,
         domain_id: Some(&p.domain_id),
         project_id: Some(&p.id),
+        ..Default::default()
     }
 }
 
@@ -127,10 +128,21 @@ pub async fn create_project(ctx: &Ctx<'_>, req: ProjectCreate) -> Result<Project
             "Invalid input for field 'project.parent_id': the parent project is in another domain.",
         ));
     }
+    let under_realm = match &parent {
+        Some(p) => {
+            let (realm, pid) = (ctx.state.realm.clone(), p.id.clone());
+            ctx.state
+                .store
+                .run(move |c| reach::project_in_realm(c, &realm, &pid))
+                .await?
+        }
+        None => false,
+    };
     ctx.enforce(
         "create_project",
         Target {
             domain_id: Some(&domain_id),
+            realm: under_realm,
             ..Default::default()
         },
     )?;
@@ -161,16 +173,24 @@ pub async fn create_project(ctx: &Ctx<'_>, req: ProjectCreate) -> Result<Project
 
 async fn load_project(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<ProjectView> {
     let id = id.to_string();
-    let view = ctx
+    let realm = ctx.state.realm.clone();
+    let (view, in_realm) = ctx
         .state
         .store
         .run(move |c| {
             let project = found(store::get_project(c, &id)?, "project", &id)?;
             let tags = store::project_tags(c, &id)?;
-            Ok(ProjectView { project, tags })
+            let in_realm = reach::project_in_realm(c, &realm, &id)?;
+            Ok((ProjectView { project, tags }, in_realm))
         })
         .await?;
-    ctx.enforce(action, project_target(&view.project))?;
+    ctx.enforce(
+        action,
+        Target {
+            realm: in_realm,
+            ..project_target(&view.project)
+        },
+    )?;
     Ok(view)
 }
 
@@ -229,7 +249,7 @@ pub async fn update_project(ctx: &Ctx<'_>, id: &str, req: ProjectUpdate) -> Resu
     }
     crate::patch::check_same_id("project", &p0.id, &req.extra)?;
     p.extra = merge_extra("project", &p0.extra, req.extra)?;
-    if is_admin_project(&p) && !p.enabled {
+    if is_admin_project(ctx, &p) && !p.enabled {
         return Err(Error::ForbiddenMsg(
             "The admin project cannot be disabled: the cloud administrator would be locked out."
                 .into(),
@@ -253,16 +273,15 @@ pub async fn update_project(ctx: &Ctx<'_>, id: &str, req: ProjectUpdate) -> Resu
         .await
 }
 
-fn is_admin_project(p: &Project) -> bool {
-    p.name == crate::policy::ADMIN_PROJECT_NAME
-        && p.domain_id == crate::policy::ADMIN_PROJECT_DOMAIN_ID
+fn is_admin_project(ctx: &Ctx, p: &Project) -> bool {
+    ctx.state.realm.admin_project_id().as_deref() == Some(p.id.as_str())
 }
 
 /// Deletes a project with its assignments, tags and application credentials and revokes the
 /// tokens scoped to it, in one transaction. A project with children is refused.
 pub async fn delete_project(ctx: &Ctx<'_>, id: &str) -> Result<()> {
     let view = load_project(ctx, id, "delete_project").await?;
-    if is_admin_project(&view.project) {
+    if is_admin_project(ctx, &view.project) {
         return Err(Error::ForbiddenMsg(
             "The admin project cannot be deleted: the cloud administrator would be locked out."
                 .into(),

@@ -27,3 +27,16 @@ pub fn record_fact_once(conn: &mut DbConnection, name: &str, value: &str) -> Res
         .execute(conn)?;
     Ok(value.to_string())
 }
+
+/// Records `name` = `value`, replacing what was recorded.
+pub fn set_fact(conn: &mut DbConnection, name: &str, value: &str) -> Result<()> {
+    let updated = diesel::update(system_facts::table.find(name))
+        .set(system_facts::value.eq(value))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(system_facts::table)
+            .values((system_facts::name.eq(name), system_facts::value.eq(value)))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -381,3 +381,20 @@ pub fn group_ids_in_domain(conn: &mut DbConnection, domain_id: &str) -> Result<V
         .select(groups::id)
         .load(conn)?)
 }
+
+/// What a login proved about a user, read again at issue time: `(enabled, password_created_at)`.
+/// On PostgreSQL the row is share-locked for the rest of the transaction, so that a concurrent
+/// password change either committed before this read (and is seen) or writes after it (and its
+/// revocation, recorded later, covers the token). SQLite's write transactions are serialized.
+pub fn user_credential_state_locked(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<(bool, Option<NaiveDateTime>)>> {
+    let q = users::table
+        .find(user_id)
+        .select((users::enabled, users::password_created_at));
+    Ok(match conn {
+        DbConnection::Postgresql(pg) => q.for_share().first(pg).optional()?,
+        DbConnection::Sqlite(lite) => q.first(lite).optional()?,
+    })
+}

@@ -217,18 +217,20 @@ impl Store {
         ran.map_err(|e| Error::internal(format!("migration failed: {e}")))
     }
 
-    /// True when the schema is migrated and bootstrap has run (the Default domain exists).
-    pub fn is_initialized(&self) -> Result<bool> {
+    /// True when migrations are waiting to be applied.
+    pub fn has_pending_migrations(&self) -> Result<bool> {
         let mut conn = self.conn()?;
-        let pending = match &mut *conn {
+        match &mut *conn {
             DbConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
             DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
         }
-        .map_err(|e| Error::internal(format!("cannot read migration state: {e}")))?;
-        if pending {
-            return Ok(false);
-        }
-        Ok(get_domain(&mut conn, crate::resource::DEFAULT_DOMAIN_ID)?.is_some())
+        .map_err(|e| Error::internal(format!("cannot read migration state: {e}")))
+    }
+
+    /// True once bootstrap has run on this store (recorded by bootstrap, or by the migration that
+    /// introduced the record for stores bootstrapped before it). Call on a migrated schema.
+    pub fn is_bootstrapped(&self) -> Result<bool> {
+        Ok(get_fact(&mut *self.conn()?, FACT_BOOTSTRAPPED_AT)?.is_some())
     }
 
     pub async fn ping(&self) -> Result<()> {

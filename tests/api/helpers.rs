@@ -131,6 +131,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_bootstrapped_as(backend, customize, "admin").await
+}
+
+/// A server whose bootstrap named the admin project `admin_project`.
+pub async fn spawn_app_bootstrapped_as(
+    backend: Backend,
+    customize: impl FnOnce(&mut Config),
+    admin_project: &str,
+) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
     }
@@ -156,6 +165,7 @@ pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Config
         &state,
         bootstrap::Options {
             password: Some(SecretString::from(ADMIN_PASSWORD)),
+            project_name: admin_project.to_string(),
             ..Default::default()
         },
         chrono::Utc::now(),
@@ -175,7 +185,9 @@ pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Config
         _dir: dir,
         _db: db,
     };
-    t.admin_token = t.password_token("admin", ADMIN_PASSWORD, "admin").await;
+    t.admin_token = t
+        .password_token("admin", ADMIN_PASSWORD, admin_project)
+        .await;
     t
 }
 

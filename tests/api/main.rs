@@ -9,4 +9,6 @@ mod auth_rules;
 mod foundation;
 mod management;
 mod policy;
+mod realm;
 mod revocation;
+mod settings;

@@ -1,0 +1,182 @@
+//! Effective reach into the operator's realm. Every "does this reach the admin project / is this
+//! principal privileged" question is answered here, counting direct grants, group grants, grants
+//! inherited from the domain or an ancestor project, and implied roles; the policy module then
+//! decides with the answer (`Target::realm`).
+
+use std::collections::BTreeSet;
+
+use super::granted_role_ids_on_project;
+use crate::error::Result;
+use crate::realm::Realm;
+use crate::store::{
+    self, Assignment, AssignmentFilter, DbConnection, Project, ACTOR_GROUP, ACTOR_USER,
+    TARGET_DOMAIN, TARGET_PROJECT, TARGET_SYSTEM,
+};
+
+/// Roles whose holders administer or serve the whole cloud, wherever they are granted.
+const POWERFUL_ROLES: [&str; 2] = ["admin", "service"];
+
+/// The realm's facts, read once for a set of questions.
+pub struct Reach {
+    admin_project: Option<Project>,
+    /// The admin project and its ancestors, nearest first.
+    admin_lineage: Vec<String>,
+    /// Global role ids whose implications include a powerful role.
+    powerful: BTreeSet<String>,
+}
+
+impl Reach {
+    pub fn load(conn: &mut DbConnection, realm: &Realm) -> Result<Reach> {
+        let admin_project = match realm.admin_project_id_in(conn)? {
+            Some(id) => store::get_project(conn, &id)?,
+            None => None,
+        };
+        let mut admin_lineage = vec![];
+        let mut next = admin_project.as_ref().map(|p| p.id.clone());
+        while let Some(id) = next.take() {
+            if admin_lineage.contains(&id) || admin_lineage.len() > 64 {
+                break;
+            }
+            next = store::get_project(conn, &id)?.and_then(|p| p.parent_id);
+            admin_lineage.push(id);
+        }
+        // Powerful: the global admin/service roles and every role that implies one of them.
+        let mut powerful: BTreeSet<String> = store::list_roles(conn, &Default::default())?
+            .into_iter()
+            .filter(|r| r.domain_id.is_none() && POWERFUL_ROLES.contains(&r.name.as_str()))
+            .map(|r| r.id)
+            .collect();
+        let pairs = store::list_implied_roles(conn)?;
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for (prior, implied) in &pairs {
+                if powerful.contains(implied) && powerful.insert(prior.clone()) {
+                    grew = true;
+                }
+            }
+        }
+        Ok(Reach {
+            admin_project,
+            admin_lineage,
+            powerful,
+        })
+    }
+
+    /// The admin project or a project under it.
+    pub fn project_in_realm(&self, conn: &mut DbConnection, project_id: &str) -> Result<bool> {
+        match &self.admin_project {
+            Some(admin) => is_in_subtree(conn, &admin.id, project_id),
+            None => Ok(false),
+        }
+    }
+
+    /// A grant that would reach the realm: on the admin project (or under it), inherited from its
+    /// domain or an ancestor, on the system, or of a role implying `admin` or `service`.
+    pub fn grant_reaches(&self, conn: &mut DbConnection, a: &Assignment) -> Result<bool> {
+        if a.target_type == TARGET_SYSTEM || self.powerful.contains(&a.role_id) {
+            return Ok(true);
+        }
+        let Some(admin) = &self.admin_project else {
+            return Ok(false);
+        };
+        Ok(match a.target_type.as_str() {
+            TARGET_PROJECT => {
+                self.project_in_realm(conn, &a.target_id)?
+                    || (a.inherited && self.admin_lineage.contains(&a.target_id))
+            }
+            TARGET_DOMAIN => a.inherited && a.target_id == admin.domain_id,
+            _ => true,
+        })
+    }
+
+    /// Whether any of these grants reaches the realm.
+    fn any_reaches(&self, conn: &mut DbConnection, grants: &[Assignment]) -> Result<bool> {
+        for a in grants {
+            if self.grant_reaches(conn, a)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A user with effective reach into the admin project, or holding (directly, through a group,
+    /// by inheritance or implication) a powerful role or a system grant anywhere.
+    pub fn user_privileged(&self, conn: &mut DbConnection, user_id: &str) -> Result<bool> {
+        if let Some(admin) = &self.admin_project {
+            if !granted_role_ids_on_project(conn, user_id, admin)?.is_empty() {
+                return Ok(true);
+            }
+        }
+        let mut actors = vec![user_id.to_string()];
+        actors.extend(store::group_ids_of_user(conn, user_id)?);
+        let grants = actor_grants(conn, actors)?;
+        self.any_reaches(conn, &grants)
+    }
+
+    /// A group whose grants reach the realm, or one with a privileged member: changing it changes
+    /// what a privileged user can do.
+    pub fn group_privileged(&self, conn: &mut DbConnection, group_id: &str) -> Result<bool> {
+        let grants: Vec<Assignment> = actor_grants(conn, vec![group_id.to_string()])?
+            .into_iter()
+            .filter(|a| a.actor_type == ACTOR_GROUP)
+            .collect();
+        if self.any_reaches(conn, &grants)? {
+            return Ok(true);
+        }
+        for user_id in store::user_ids_in_group(conn, group_id)? {
+            if self.user_privileged(conn, &user_id)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The actor of a grant is privileged (user or group).
+    pub fn actor_privileged(
+        &self,
+        conn: &mut DbConnection,
+        actor_type: &str,
+        actor_id: &str,
+    ) -> Result<bool> {
+        match actor_type {
+            ACTOR_USER => self.user_privileged(conn, actor_id),
+            _ => self.group_privileged(conn, actor_id),
+        }
+    }
+}
+
+/// The admin project or a project under it (without loading the rest of the realm's facts).
+pub fn project_in_realm(conn: &mut DbConnection, realm: &Realm, project_id: &str) -> Result<bool> {
+    match realm.admin_project_id_in(conn)? {
+        Some(admin) => is_in_subtree(conn, &admin, project_id),
+        None => Ok(false),
+    }
+}
+
+/// `project_id` is `root` or lies under it.
+fn is_in_subtree(conn: &mut DbConnection, root: &str, project_id: &str) -> Result<bool> {
+    let mut next = Some(project_id.to_string());
+    let mut seen = 0;
+    while let Some(id) = next.take() {
+        if id == root {
+            return Ok(true);
+        }
+        seen += 1;
+        if seen > 64 {
+            break;
+        }
+        next = store::get_project(conn, &id)?.and_then(|p| p.parent_id);
+    }
+    Ok(false)
+}
+
+fn actor_grants(conn: &mut DbConnection, actor_ids: Vec<String>) -> Result<Vec<Assignment>> {
+    store::list_assignments(
+        conn,
+        &AssignmentFilter {
+            actor_ids: Some(actor_ids),
+            ..Default::default()
+        },
+    )
+}

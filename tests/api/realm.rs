@@ -1,0 +1,409 @@
+//! The operator's realm, tried as an attacker would: a manager of an ordinary project of the
+//! Default domain (support staff, a reseller) must not reach the admin project or anyone who
+//! does, by renaming, deleting, inherited grants, group paths or revoking tokens.
+
+use serde_json::json;
+
+use crate::both_backends;
+use crate::fixtures::*;
+use crate::helpers::*;
+
+/// A manager of an ordinary project of the Default domain, the realm's own domain.
+struct Helpdesk {
+    project_id: String,
+    user_id: String,
+    token: String,
+}
+
+async fn helpdesk(app: &TestApp) -> Helpdesk {
+    let project_id = create_project(app, "default", "support").await;
+    let user_id = create_user(app, "default", "helpdesk").await;
+    grant(app, &project_id, &user_id, "manager").await;
+    let token = token_in(app, "default", "helpdesk", PW, "support").await;
+    Helpdesk {
+        project_id,
+        user_id,
+        token,
+    }
+}
+
+/// True when `token` can do what only the cloud's readers can: list every domain.
+async fn is_cloud_reader(app: &TestApp, token: &str) -> bool {
+    app.get("/v3/domains", token).await.status.as_u16() == 200
+}
+
+both_backends!(manager_cannot_rename_delete_or_disable_the_admin_project, |app| {
+    let h = helpdesk(&app).await;
+    let admin_project = format!("/v3/projects/{}", app.admin_project_id);
+    app.patch(
+        &admin_project,
+        &h.token,
+        json!({"project": {"name": "not-admin"}}),
+    )
+    .await
+    .expect(403);
+    app.patch(
+        &admin_project,
+        &h.token,
+        json!({"project": {"description": "mine now"}}),
+    )
+    .await
+    .expect(403);
+    app.patch(&admin_project, &h.token, json!({"project": {"enabled": false}}))
+        .await
+        .expect(403);
+    app.put(&format!("{admin_project}/tags/pwned"), &h.token)
+        .await
+        .expect(403);
+    app.delete(&admin_project, &h.token).await.expect(403);
+    // Nor may it create projects under the admin project.
+    app.post(
+        "/v3/projects",
+        &h.token,
+        json!({"project": {"name": "inside", "domain_id": "default", "parent_id": app.admin_project_id}}),
+    )
+    .await
+    .expect(403);
+    // Its own project stays its own to manage.
+    app.patch(
+        &format!("/v3/projects/{}", h.project_id),
+        &h.token,
+        json!({"project": {"description": "ours"}}),
+    )
+    .await
+    .expect(200);
+    // The cloud admin still is one.
+    assert!(is_cloud_reader(&app, &app.admin_token).await);
+});
+
+both_backends!(the_cloud_admin_is_decided_by_id_not_by_name, |app| {
+    let h = helpdesk(&app).await;
+    // The operator renames its own project: it stays the realm.
+    app.patch(
+        &format!("/v3/projects/{}", app.admin_project_id),
+        &app.admin_token,
+        json!({"project": {"name": "operations"}}),
+    )
+    .await
+    .expect(200);
+    assert!(is_cloud_reader(&app, &app.admin_token).await);
+    let renamed = app
+        .password_token("admin", ADMIN_PASSWORD, "operations")
+        .await;
+    assert!(is_cloud_reader(&app, &renamed).await);
+    // A manager names its own project "admin": that grants nothing.
+    app.patch(
+        &format!("/v3/projects/{}", h.project_id),
+        &h.token,
+        json!({"project": {"name": "admin"}}),
+    )
+    .await
+    .expect(200);
+    let fake = token_in(&app, "default", "helpdesk", PW, "admin").await;
+    assert!(!is_cloud_reader(&app, &fake).await);
+    app.get("/v3/credentials", &fake).await.expect(200);
+    let other = customer(&app, "victim").await;
+    app.get(&format!("/v3/users/{}", other.member_id), &fake)
+        .await
+        .expect(403);
+    app.delete(
+        &format!("/v3/projects/{}", app.admin_project_id),
+        &fake,
+    )
+    .await
+    .expect(403);
+    // And the real admin can still log in to the real admin project.
+    app.password_token("admin", ADMIN_PASSWORD, "operations")
+        .await;
+});
+
+mod custom_bootstrap_project_name {
+    use super::*;
+
+    async fn check(backend: Backend) {
+        let app = spawn_app_bootstrapped_as(backend, |_| {}, "cloud-ops").await;
+        assert!(is_cloud_reader(&app, &app.admin_token).await);
+        // A project named "admin" elsewhere in the Default domain means nothing.
+        let p = create_project(&app, "default", "admin").await;
+        let u = create_user(&app, "default", "impostor").await;
+        grant(&app, &p, &u, "admin").await;
+        let t = token_in(&app, "default", "impostor", PW, "admin").await;
+        assert!(!is_cloud_reader(&app, &t).await);
+    }
+
+    #[actix_web::test]
+    async fn sqlite() {
+        check(Backend::Sqlite).await
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        check(Backend::Postgres).await
+    }
+}
+
+both_backends!(inherited_grants_cannot_reach_the_admin_project, |app| {
+    let h = helpdesk(&app).await;
+    for role in ["reader", "member", "manager"] {
+        let role_id = app.role_id(role).await;
+        app.put(
+            &format!(
+                "/v3/OS-INHERIT/domains/default/users/{}/roles/{role_id}/inherited_to_projects",
+                h.user_id
+            ),
+            &h.token,
+        )
+        .await
+        .expect(403);
+    }
+    // Not through a group either.
+    let g = app
+        .post(
+            "/v3/groups",
+            &h.token,
+            json!({"group": {"name": "helpers", "domain_id": "default"}}),
+        )
+        .await
+        .expect(201);
+    let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+    let reader = app.role_id("reader").await;
+    app.put(
+        &format!("/v3/OS-INHERIT/domains/default/groups/{gid}/roles/{reader}/inherited_to_projects"),
+        &h.token,
+    )
+    .await
+    .expect(403);
+    // Nor directly on the admin project.
+    app.put(
+        &format!(
+            "/v3/projects/{}/users/{}/roles/{reader}",
+            app.admin_project_id, h.user_id
+        ),
+        &h.token,
+    )
+    .await
+    .expect(403);
+    // Inherited grants on its own project stay possible.
+    app.put(
+        &format!(
+            "/v3/OS-INHERIT/projects/{}/groups/{gid}/roles/{reader}/inherited_to_projects",
+            h.project_id
+        ),
+        &h.token,
+    )
+    .await
+    .expect(204);
+    let t = token_in(&app, "default", "helpdesk", PW, "support").await;
+    let scoped = app
+        .auth(json!({"auth": {
+            "identity": {"methods": ["token"], "token": {"id": t}},
+            "scope": {"project": {"id": app.admin_project_id}}}}))
+        .await;
+    assert_eq!(scoped.status.as_u16(), 401, "{}", scoped.body);
+});
+
+both_backends!(users_who_reach_the_realm_are_out_of_a_managers_reach, |app| {
+    let h = helpdesk(&app).await;
+    // An auditor whose only access is an inherited reader grant on the Default domain.
+    let auditor = create_user(&app, "default", "auditor").await;
+    let reader = app.role_id("reader").await;
+    app.put(
+        &format!("/v3/OS-INHERIT/domains/default/users/{auditor}/roles/{reader}/inherited_to_projects"),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let user = format!("/v3/users/{auditor}");
+    app.patch(&user, &h.token, json!({"user": {"password": "Reset-By-Helpdesk-1"}}))
+        .await
+        .expect(403);
+    app.patch(&user, &h.token, json!({"user": {"enabled": false}}))
+        .await
+        .expect(403);
+    app.patch(
+        &user,
+        &h.token,
+        json!({"user": {"default_project_id": h.project_id}}),
+    )
+    .await
+    .expect(403);
+    app.delete(&user, &h.token).await.expect(403);
+    // A member of a group that reaches the admin project is protected the same way.
+    let g = app
+        .post(
+            "/v3/groups",
+            &app.admin_token,
+            json!({"group": {"name": "operators", "domain_id": "default"}}),
+        )
+        .await
+        .expect(201);
+    let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+    let member = app.role_id("member").await;
+    app.put(
+        &format!(
+            "/v3/projects/{}/groups/{gid}/roles/{member}",
+            app.admin_project_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let operator = create_user(&app, "default", "operator").await;
+    app.put(&format!("/v3/groups/{gid}/users/{operator}"), &app.admin_token)
+        .await
+        .expect(204);
+    app.patch(
+        &format!("/v3/users/{operator}"),
+        &h.token,
+        json!({"user": {"password": "Reset-By-Helpdesk-1"}}),
+    )
+    .await
+    .expect(403);
+    // The manager may not join the group, rename it, empty it or delete it.
+    app.put(&format!("/v3/groups/{gid}/users/{}", h.user_id), &h.token)
+        .await
+        .expect(403);
+    app.patch(
+        &format!("/v3/groups/{gid}"),
+        &h.token,
+        json!({"group": {"name": "renamed"}}),
+    )
+    .await
+    .expect(403);
+    app.delete(&format!("/v3/groups/{gid}/users/{operator}"), &h.token)
+        .await
+        .expect(403);
+    app.delete(&format!("/v3/groups/{gid}"), &h.token)
+        .await
+        .expect(403);
+    // Nor give the group's members other roles, nor revoke the cloud admin's.
+    app.put(
+        &format!("/v3/projects/{}/groups/{gid}/roles/{member}", h.project_id),
+        &h.token,
+    )
+    .await
+    .expect(403);
+    let admin_role = app.role_id("admin").await;
+    app.delete(
+        &format!(
+            "/v3/projects/{}/users/{}/roles/{admin_role}",
+            app.admin_project_id, app.admin_user_id
+        ),
+        &h.token,
+    )
+    .await
+    .expect(403);
+    // An ordinary user of its domain stays manageable.
+    let clerk = create_user(&app, "default", "clerk").await;
+    app.patch(
+        &format!("/v3/users/{clerk}"),
+        &h.token,
+        json!({"user": {"description": "front desk"}}),
+    )
+    .await
+    .expect(200);
+});
+
+both_backends!(default_project_stays_in_the_users_domain, |app| {
+    let a = customer(&app, "acme").await;
+    let b = customer(&app, "globex").await;
+    let user = format!("/v3/users/{}", a.member_id);
+    let other = app
+        .patch(
+            &user,
+            &a.manager_token,
+            json!({"user": {"default_project_id": b.project_id}}),
+        )
+        .await
+        .expect(400);
+    let unknown = app
+        .patch(
+            &user,
+            &a.manager_token,
+            json!({"user": {"default_project_id": "0123456789abcdef0123456789abcdef"}}),
+        )
+        .await
+        .expect(400);
+    // Existing elsewhere and not existing at all look the same.
+    assert_eq!(
+        other.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&b.project_id, "X"),
+        unknown.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("0123456789abcdef0123456789abcdef", "X")
+    );
+    app.post(
+        "/v3/users",
+        &a.manager_token,
+        json!({"user": {"name": "new", "domain_id": a.domain_id, "default_project_id": b.project_id}}),
+    )
+    .await
+    .expect(400);
+    // Its own domain's project is fine.
+    app.patch(
+        &user,
+        &a.manager_token,
+        json!({"user": {"default_project_id": a.project_id}}),
+    )
+    .await
+    .expect(200);
+    // A Default-domain manager cannot point anyone at the admin project.
+    let h = helpdesk(&app).await;
+    let clerk = create_user(&app, "default", "clerk").await;
+    let r = app
+        .patch(
+            &format!("/v3/users/{clerk}"),
+            &h.token,
+            json!({"user": {"default_project_id": app.admin_project_id}}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+});
+
+both_backends!(only_admin_service_or_owner_revoke_tokens, |app| {
+    let auditor = create_user(&app, "default", "auditor").await;
+    grant(&app, &app.admin_project_id, &auditor, "reader").await;
+    let auditor_token = token_in(&app, "default", "auditor", PW, "admin").await;
+    assert!(is_cloud_reader(&app, &auditor_token).await);
+    let victim = app.password_token("admin", ADMIN_PASSWORD, "admin").await;
+    let r = app
+        .client
+        .delete(app.url("/v3/auth/tokens"))
+        .header("X-Auth-Token", &auditor_token)
+        .header("X-Subject-Token", &victim)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    app.validate(&victim).await.expect(200);
+    // A reader may still look at it, and revoke its own.
+    app.client_validate(&auditor_token, &victim).await.expect(200);
+    let own = token_in(&app, "default", "auditor", PW, "admin").await;
+    let r = app
+        .client
+        .delete(app.url("/v3/auth/tokens"))
+        .header("X-Auth-Token", &auditor_token)
+        .header("X-Subject-Token", &own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    // A service may revoke.
+    let svc_project = create_project(&app, "default", "service").await;
+    let svc = create_user(&app, "default", "nova").await;
+    grant(&app, &svc_project, &svc, "service").await;
+    let svc_token = token_in(&app, "default", "nova", PW, "service").await;
+    let r = app
+        .client
+        .delete(app.url("/v3/auth/tokens"))
+        .header("X-Auth-Token", &svc_token)
+        .header("X-Subject-Token", &victim)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    app.validate(&victim).await.expect(404);
+});
