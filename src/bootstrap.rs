@@ -114,25 +114,24 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                 Some(p) => Some(p),
                 None => store::get_project_by_name(c, DEFAULT_DOMAIN_ID, &opts.project_name)?,
             };
-            let project =
-                match by_name {
-                    Some(p) => p,
-                    None => {
-                        let p = Project {
-                            id: crate::ids::new_id(),
-                            name: opts.project_name.clone(),
-                            domain_id: DEFAULT_DOMAIN_ID.into(),
-                            parent_id: None,
-                            description: "Bootstrap project for initializing the cloud.".into(),
-                            enabled: true,
-                            extra: "{}".into(),
-                            created_at: at,
-                        };
-                        store::insert_project(c, &p)?;
-                        r.created.push(format!("project {}", p.name));
-                        p
-                    }
-                };
+            let project = match by_name {
+                Some(p) => p,
+                None => {
+                    let p = Project {
+                        id: crate::ids::new_id(),
+                        name: opts.project_name.clone(),
+                        domain_id: DEFAULT_DOMAIN_ID.into(),
+                        parent_id: None,
+                        description: "Bootstrap project for initializing the cloud.".into(),
+                        enabled: true,
+                        extra: "{}".into(),
+                        created_at: at,
+                    };
+                    store::insert_project(c, &p)?;
+                    r.created.push(format!("project {}", p.name));
+                    p
+                }
+            };
             let user = match store::get_user_by_name(c, DEFAULT_DOMAIN_ID, &opts.username)? {
                 Some(u) => {
                     if let (Some(hash), false) = (&given_hash, password_matches) {

@@ -136,18 +136,30 @@ pub fn is_cloud_reader(c: &TokenInfo) -> bool {
 
 /// Actions that only read: a cloud reader may do them anywhere, and the realm rule leaves them be.
 fn reads(action: &str) -> bool {
-    ["get_", "list_", "check_", "validate_", "ec2_get_", "ec2_list_"]
-        .iter()
-        .any(|p| action.starts_with(p))
+    [
+        "get_",
+        "list_",
+        "check_",
+        "validate_",
+        "ec2_get_",
+        "ec2_list_",
+    ]
+    .iter()
+    .any(|p| action.starts_with(p))
 }
 
 /// What a restricted application credential may not do (Keystone: it cannot create or delete
 /// application credentials; nor may it mint other credentials that would outlive its limits).
 fn refused_to_restricted(action: &str) -> Option<&'static str> {
     match action {
-        "create_application_credential" => Some("create application credentials; create it with unrestricted=true or use a password"),
+        "create_application_credential" => Some(
+            "create application credentials; create it with unrestricted=true or use a password",
+        ),
         "delete_application_credential" => Some("delete application credentials"),
-        "create_credential" | "update_credential" | "delete_credential" | "ec2_create_credential"
+        "create_credential"
+        | "update_credential"
+        | "delete_credential"
+        | "ec2_create_credential"
         | "ec2_delete_credential" => Some("manage credentials"),
         _ => None,
     }
@@ -182,7 +194,10 @@ pub fn decide(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {
         return Err(Error::forbidden(action));
     }
     if let Some(what) = refused_to_restricted(action) {
-        if c.application_credential.as_ref().is_some_and(|a| a.restricted) {
+        if c.application_credential
+            .as_ref()
+            .is_some_and(|a| a.restricted)
+        {
             return Err(Error::ForbiddenMsg(format!(
                 "A restricted application credential cannot be used to {what}."
             )));

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::reach::Reach;
 use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra};
 use crate::policy::{Target, MANAGER_GRANTABLE};
-use super::reach::Reach;
 use crate::store::{
     self, Assignment, AssignmentFilter, DbConnection, Project, ProjectFilter, Role, RoleFilter,
     ACTOR_GROUP, ACTOR_USER, SYSTEM_ALL, TARGET_DOMAIN, TARGET_PROJECT, TARGET_SYSTEM,
@@ -194,8 +194,17 @@ pub async fn create_implied_role(
         .await
 }
 
+/// Role implications are global facts a manager needs to see what a grant gives: readable in the
+/// caller's own domain (the rule then admits its managers as well as the cloud's readers).
+fn readable_by_managers<'a>(ctx: &'a Ctx<'_>) -> Target<'a> {
+    Target {
+        domain_id: Some(ctx.domain_id()),
+        ..Default::default()
+    }
+}
+
 pub async fn get_implied_role(ctx: &Ctx<'_>, prior: &str, implied: &str) -> Result<(Role, Role)> {
-    ctx.enforce("get_implied_role", Target::default())?;
+    ctx.enforce("get_implied_role", readable_by_managers(ctx))?;
     let (prior, implied) = (prior.to_string(), implied.to_string());
     ctx.state
         .store
@@ -237,7 +246,7 @@ pub async fn inferences(ctx: &Ctx<'_>, prior: Option<&str>) -> Result<Vec<Infere
         } else {
             "list_role_inference_rules"
         },
-        Target::default(),
+        readable_by_managers(ctx),
     )?;
     let prior = prior.map(str::to_string);
     ctx.state

@@ -164,19 +164,23 @@ pub async fn verify_password(
     };
     let options = {
         let id = user.id.clone();
-        state.store.run(move |c| store::user_options(c, &id)).await?
+        state
+            .store
+            .run(move |c| store::user_options(c, &id))
+            .await?
     };
     let sc = &state.config.security_compliance;
     let exempt = option_enabled(&options, "ignore_lockout_failure_attempts");
-    let locked = !exempt && match (sc.lockout_failure_attempts, user.failed_auth_at) {
-        (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
-            match sc.lockout_duration {
-                Some(d) => now.naive_utc() < at + Duration::seconds(d as i64),
-                None => true,
+    let locked = !exempt
+        && match (sc.lockout_failure_attempts, user.failed_auth_at) {
+            (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
+                match sc.lockout_duration {
+                    Some(d) => now.naive_utc() < at + Duration::seconds(d as i64),
+                    None => true,
+                }
             }
-        }
-        _ => false,
-    };
+            _ => false,
+        };
     match verified {
         Verified::No => {
             let id = user.id.clone();
@@ -438,8 +442,8 @@ async fn issue(
         audit_ids: audit_ids.clone(),
         application_credential_id: app_cred_ref.as_ref().map(|a| a.id.clone()),
     };
-    let issued_at = settle_issue_time(state, &who, &payload, &project_domain.id, &user_domain.id)
-        .await?;
+    let issued_at =
+        settle_issue_time(state, &who, &payload, &project_domain.id, &user_domain.id).await?;
     let token = state.tokens.seal(&payload, issued_at);
     let admin_realm = state.realm.current(&state.store).await?.as_deref() == Some(&project.id);
     Ok(TokenInfo {
@@ -497,7 +501,10 @@ async fn settle_issue_time(
                 project_id: parent.project.id.clone(),
                 expires_at: parent.expires_at,
                 audit_ids: parent.audit_ids.clone(),
-                application_credential_id: parent.application_credential.as_ref().map(|a| a.id.clone()),
+                application_credential_id: parent
+                    .application_credential
+                    .as_ref()
+                    .map(|a| a.id.clone()),
             };
             if revoke::is_revoked(
                 state,
@@ -511,7 +518,8 @@ async fn settle_issue_time(
                 return Err(Error::NotFoundMsg("Failed to validate token".into()));
             }
         }
-        if !revoke::is_revoked(state, payload, project_domain_id, user_domain_id, issued_at).await? {
+        if !revoke::is_revoked(state, payload, project_domain_id, user_domain_id, issued_at).await?
+        {
             return Ok(issued_at);
         }
         if attempt == 0 {

@@ -1,6 +1,7 @@
 use chrono::Utc;
 
 use crate::app::Application;
+use crate::bootstrap::Report;
 use crate::config::{redact_url, Config};
 use crate::error::Result;
 use crate::token::KeyRepository;
@@ -8,6 +9,17 @@ use crate::token::KeyRepository;
 /// Serves; applies pending migrations first, and on a store that was never bootstrapped creates
 /// keys and bootstraps.
 pub async fn run(config: Config) -> Result<()> {
+    let url = config.database_url();
+    let app = prepare(config, true).await?;
+    tracing::info!(url = %app.state().public_url(), database = %redact_url(&url), "Ironstone is serving");
+    app.run_until_stopped()
+        .await
+        .map_err(|e| crate::error::Error::internal(format!("server: {e}")))
+}
+
+/// Everything `serve` does before it serves: migrations, and on a store that was never
+/// bootstrapped the keys and bootstrap (reported on standard output when `print` is set).
+pub async fn prepare(config: Config, print: bool) -> Result<Application> {
     let url = config.database_url();
     let store = super::open_store(&config)?;
     if store.has_pending_migrations()? {
@@ -26,11 +38,10 @@ pub async fn run(config: Config) -> Result<()> {
         let state = app.state();
         let opts = super::bootstrap::options_from_env(None)?;
         let (user, project) = (opts.username.clone(), opts.project_name.clone());
-        let report = crate::bootstrap::run(&state, opts, Utc::now()).await?;
-        super::bootstrap::print_report(&state, &report, &user, &project);
+        let report: Report = crate::bootstrap::run(&state, opts, Utc::now()).await?;
+        if print {
+            super::bootstrap::print_report(&state, &report, &user, &project);
+        }
     }
-    tracing::info!(url = %app.state().public_url(), database = %redact_url(&url), "Ironstone is serving");
-    app.run_until_stopped()
-        .await
-        .map_err(|e| crate::error::Error::internal(format!("server: {e}")))
+    Ok(app)
 }

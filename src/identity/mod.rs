@@ -7,11 +7,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::assignment::reach::Reach;
 use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra, nullable};
-use crate::assignment::reach::Reach;
 use crate::policy::Target;
 use crate::store::{
     self, DbConnection, Group, GroupFilter, Project, User, UserFilter, UserOption, ACTOR_GROUP,
@@ -728,7 +728,8 @@ async fn membership(
             let g = found(store::get_group(c, &gid)?, "group", &gid)?;
             let u = found(store::get_user(c, &uid)?, "user", &uid)?;
             let reach = Reach::load(c, &realm)?;
-            let privileged = reach.group_privileged(c, &g.id)? || reach.user_privileged(c, &u.id)?;
+            let privileged =
+                reach.group_privileged(c, &g.id)? || reach.user_privileged(c, &u.id)?;
             Ok((g, u, privileged))
         })
         .await?;

@@ -217,6 +217,17 @@ impl Store {
         ran.map_err(|e| Error::internal(format!("migration failed: {e}")))
     }
 
+    /// Reverts the newest applied migration (an operator's rollback; upgrade tests use it to
+    /// recreate a store from before a migration).
+    pub fn revert_last_migration(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        match &mut *conn {
+            DbConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+        }
+        .map_err(|e| Error::internal(format!("migration revert failed: {e}")))
+    }
+
     /// True when migrations are waiting to be applied.
     pub fn has_pending_migrations(&self) -> Result<bool> {
         let mut conn = self.conn()?;

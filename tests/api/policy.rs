@@ -356,3 +356,30 @@ both_backends!(member_cannot_administer, |app| {
     .await
     .expect(403);
 });
+
+both_backends!(managers_read_role_implications_members_do_not, |app| {
+    let a = customer(&app, "acme").await;
+    let (admin, manager) = (app.role_id("admin").await, app.role_id("manager").await);
+    app.get("/v3/role_inferences", &a.manager_token)
+        .await
+        .expect(200);
+    app.get(&format!("/v3/roles/{admin}/implies"), &a.manager_token)
+        .await
+        .expect(200);
+    app.get(
+        &format!("/v3/roles/{admin}/implies/{manager}"),
+        &a.manager_token,
+    )
+    .await
+    .expect(200);
+    app.get("/v3/role_inferences", &a.member_token)
+        .await
+        .expect(403);
+    // Reading is all: changing implications stays the cloud admin's.
+    app.put(
+        &format!("/v3/roles/{manager}/implies/{admin}"),
+        &a.manager_token,
+    )
+    .await
+    .expect(403);
+});

@@ -32,49 +32,56 @@ async fn is_cloud_reader(app: &TestApp, token: &str) -> bool {
     app.get("/v3/domains", token).await.status.as_u16() == 200
 }
 
-both_backends!(manager_cannot_rename_delete_or_disable_the_admin_project, |app| {
-    let h = helpdesk(&app).await;
-    let admin_project = format!("/v3/projects/{}", app.admin_project_id);
-    app.patch(
-        &admin_project,
-        &h.token,
-        json!({"project": {"name": "not-admin"}}),
-    )
-    .await
-    .expect(403);
-    app.patch(
-        &admin_project,
-        &h.token,
-        json!({"project": {"description": "mine now"}}),
-    )
-    .await
-    .expect(403);
-    app.patch(&admin_project, &h.token, json!({"project": {"enabled": false}}))
+both_backends!(
+    manager_cannot_rename_delete_or_disable_the_admin_project,
+    |app| {
+        let h = helpdesk(&app).await;
+        let admin_project = format!("/v3/projects/{}", app.admin_project_id);
+        app.patch(
+            &admin_project,
+            &h.token,
+            json!({"project": {"name": "not-admin"}}),
+        )
         .await
         .expect(403);
-    app.put(&format!("{admin_project}/tags/pwned"), &h.token)
+        app.patch(
+            &admin_project,
+            &h.token,
+            json!({"project": {"description": "mine now"}}),
+        )
         .await
         .expect(403);
-    app.delete(&admin_project, &h.token).await.expect(403);
-    // Nor may it create projects under the admin project.
-    app.post(
+        app.patch(
+            &admin_project,
+            &h.token,
+            json!({"project": {"enabled": false}}),
+        )
+        .await
+        .expect(403);
+        app.put(&format!("{admin_project}/tags/pwned"), &h.token)
+            .await
+            .expect(403);
+        app.delete(&admin_project, &h.token).await.expect(403);
+        // Nor may it create projects under the admin project.
+        app.post(
         "/v3/projects",
         &h.token,
         json!({"project": {"name": "inside", "domain_id": "default", "parent_id": app.admin_project_id}}),
     )
     .await
     .expect(403);
-    // Its own project stays its own to manage.
-    app.patch(
-        &format!("/v3/projects/{}", h.project_id),
-        &h.token,
-        json!({"project": {"description": "ours"}}),
-    )
-    .await
-    .expect(200);
-    // The cloud admin still is one.
-    assert!(is_cloud_reader(&app, &app.admin_token).await);
-});
+        // Its own project stays its own to manage.
+        app.patch(
+            &format!("/v3/projects/{}", h.project_id),
+            &h.token,
+            json!({"project": {"description": "ours"}}),
+        )
+        .await
+        .expect(200);
+        // The cloud admin still is one.
+        assert!(is_cloud_reader(&app, &app.admin_token).await);
+    }
+);
 
 both_backends!(the_cloud_admin_is_decided_by_id_not_by_name, |app| {
     let h = helpdesk(&app).await;
@@ -106,12 +113,9 @@ both_backends!(the_cloud_admin_is_decided_by_id_not_by_name, |app| {
     app.get(&format!("/v3/users/{}", other.member_id), &fake)
         .await
         .expect(403);
-    app.delete(
-        &format!("/v3/projects/{}", app.admin_project_id),
-        &fake,
-    )
-    .await
-    .expect(403);
+    app.delete(&format!("/v3/projects/{}", app.admin_project_id), &fake)
+        .await
+        .expect(403);
     // And the real admin can still log in to the real admin project.
     app.password_token("admin", ADMIN_PASSWORD, "operations")
         .await;
@@ -168,7 +172,9 @@ both_backends!(inherited_grants_cannot_reach_the_admin_project, |app| {
     let gid = g.body["group"]["id"].as_str().unwrap().to_string();
     let reader = app.role_id("reader").await;
     app.put(
-        &format!("/v3/OS-INHERIT/domains/default/groups/{gid}/roles/{reader}/inherited_to_projects"),
+        &format!(
+            "/v3/OS-INHERIT/domains/default/groups/{gid}/roles/{reader}/inherited_to_projects"
+        ),
         &h.token,
     )
     .await
@@ -202,107 +208,117 @@ both_backends!(inherited_grants_cannot_reach_the_admin_project, |app| {
     assert_eq!(scoped.status.as_u16(), 401, "{}", scoped.body);
 });
 
-both_backends!(users_who_reach_the_realm_are_out_of_a_managers_reach, |app| {
-    let h = helpdesk(&app).await;
-    // An auditor whose only access is an inherited reader grant on the Default domain.
-    let auditor = create_user(&app, "default", "auditor").await;
-    let reader = app.role_id("reader").await;
-    app.put(
+both_backends!(
+    users_who_reach_the_realm_are_out_of_a_managers_reach,
+    |app| {
+        let h = helpdesk(&app).await;
+        // An auditor whose only access is an inherited reader grant on the Default domain.
+        let auditor = create_user(&app, "default", "auditor").await;
+        let reader = app.role_id("reader").await;
+        app.put(
         &format!("/v3/OS-INHERIT/domains/default/users/{auditor}/roles/{reader}/inherited_to_projects"),
         &app.admin_token,
     )
     .await
     .expect(204);
-    let user = format!("/v3/users/{auditor}");
-    app.patch(&user, &h.token, json!({"user": {"password": "Reset-By-Helpdesk-1"}}))
-        .await
-        .expect(403);
-    app.patch(&user, &h.token, json!({"user": {"enabled": false}}))
-        .await
-        .expect(403);
-    app.patch(
-        &user,
-        &h.token,
-        json!({"user": {"default_project_id": h.project_id}}),
-    )
-    .await
-    .expect(403);
-    app.delete(&user, &h.token).await.expect(403);
-    // A member of a group that reaches the admin project is protected the same way.
-    let g = app
-        .post(
-            "/v3/groups",
-            &app.admin_token,
-            json!({"group": {"name": "operators", "domain_id": "default"}}),
+        let user = format!("/v3/users/{auditor}");
+        app.patch(
+            &user,
+            &h.token,
+            json!({"user": {"password": "Reset-By-Helpdesk-1"}}),
         )
         .await
-        .expect(201);
-    let gid = g.body["group"]["id"].as_str().unwrap().to_string();
-    let member = app.role_id("member").await;
-    app.put(
-        &format!(
-            "/v3/projects/{}/groups/{gid}/roles/{member}",
-            app.admin_project_id
-        ),
-        &app.admin_token,
-    )
-    .await
-    .expect(204);
-    let operator = create_user(&app, "default", "operator").await;
-    app.put(&format!("/v3/groups/{gid}/users/{operator}"), &app.admin_token)
+        .expect(403);
+        app.patch(&user, &h.token, json!({"user": {"enabled": false}}))
+            .await
+            .expect(403);
+        app.patch(
+            &user,
+            &h.token,
+            json!({"user": {"default_project_id": h.project_id}}),
+        )
+        .await
+        .expect(403);
+        app.delete(&user, &h.token).await.expect(403);
+        // A member of a group that reaches the admin project is protected the same way.
+        let g = app
+            .post(
+                "/v3/groups",
+                &app.admin_token,
+                json!({"group": {"name": "operators", "domain_id": "default"}}),
+            )
+            .await
+            .expect(201);
+        let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+        let member = app.role_id("member").await;
+        app.put(
+            &format!(
+                "/v3/projects/{}/groups/{gid}/roles/{member}",
+                app.admin_project_id
+            ),
+            &app.admin_token,
+        )
         .await
         .expect(204);
-    app.patch(
-        &format!("/v3/users/{operator}"),
-        &h.token,
-        json!({"user": {"password": "Reset-By-Helpdesk-1"}}),
-    )
-    .await
-    .expect(403);
-    // The manager may not join the group, rename it, empty it or delete it.
-    app.put(&format!("/v3/groups/{gid}/users/{}", h.user_id), &h.token)
+        let operator = create_user(&app, "default", "operator").await;
+        app.put(
+            &format!("/v3/groups/{gid}/users/{operator}"),
+            &app.admin_token,
+        )
+        .await
+        .expect(204);
+        app.patch(
+            &format!("/v3/users/{operator}"),
+            &h.token,
+            json!({"user": {"password": "Reset-By-Helpdesk-1"}}),
+        )
         .await
         .expect(403);
-    app.patch(
-        &format!("/v3/groups/{gid}"),
-        &h.token,
-        json!({"group": {"name": "renamed"}}),
-    )
-    .await
-    .expect(403);
-    app.delete(&format!("/v3/groups/{gid}/users/{operator}"), &h.token)
+        // The manager may not join the group, rename it, empty it or delete it.
+        app.put(&format!("/v3/groups/{gid}/users/{}", h.user_id), &h.token)
+            .await
+            .expect(403);
+        app.patch(
+            &format!("/v3/groups/{gid}"),
+            &h.token,
+            json!({"group": {"name": "renamed"}}),
+        )
         .await
         .expect(403);
-    app.delete(&format!("/v3/groups/{gid}"), &h.token)
+        app.delete(&format!("/v3/groups/{gid}/users/{operator}"), &h.token)
+            .await
+            .expect(403);
+        app.delete(&format!("/v3/groups/{gid}"), &h.token)
+            .await
+            .expect(403);
+        // Nor give the group's members other roles, nor revoke the cloud admin's.
+        app.put(
+            &format!("/v3/projects/{}/groups/{gid}/roles/{member}", h.project_id),
+            &h.token,
+        )
         .await
         .expect(403);
-    // Nor give the group's members other roles, nor revoke the cloud admin's.
-    app.put(
-        &format!("/v3/projects/{}/groups/{gid}/roles/{member}", h.project_id),
-        &h.token,
-    )
-    .await
-    .expect(403);
-    let admin_role = app.role_id("admin").await;
-    app.delete(
-        &format!(
-            "/v3/projects/{}/users/{}/roles/{admin_role}",
-            app.admin_project_id, app.admin_user_id
-        ),
-        &h.token,
-    )
-    .await
-    .expect(403);
-    // An ordinary user of its domain stays manageable.
-    let clerk = create_user(&app, "default", "clerk").await;
-    app.patch(
-        &format!("/v3/users/{clerk}"),
-        &h.token,
-        json!({"user": {"description": "front desk"}}),
-    )
-    .await
-    .expect(200);
-});
+        let admin_role = app.role_id("admin").await;
+        app.delete(
+            &format!(
+                "/v3/projects/{}/users/{}/roles/{admin_role}",
+                app.admin_project_id, app.admin_user_id
+            ),
+            &h.token,
+        )
+        .await
+        .expect(403);
+        // An ordinary user of its domain stays manageable.
+        let clerk = create_user(&app, "default", "clerk").await;
+        app.patch(
+            &format!("/v3/users/{clerk}"),
+            &h.token,
+            json!({"user": {"description": "front desk"}}),
+        )
+        .await
+        .expect(200);
+    }
+);
 
 both_backends!(default_project_stays_in_the_users_domain, |app| {
     let a = customer(&app, "acme").await;
@@ -380,7 +396,9 @@ both_backends!(only_admin_service_or_owner_revoke_tokens, |app| {
     assert_eq!(r.status().as_u16(), 403);
     app.validate(&victim).await.expect(200);
     // A reader may still look at it, and revoke its own.
-    app.client_validate(&auditor_token, &victim).await.expect(200);
+    app.client_validate(&auditor_token, &victim)
+        .await
+        .expect(200);
     let own = token_in(&app, "default", "auditor", PW, "admin").await;
     let r = app
         .client
@@ -406,4 +424,47 @@ both_backends!(only_admin_service_or_owner_revoke_tokens, |app| {
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     app.validate(&victim).await.expect(404);
+});
+
+both_backends!(an_upgrade_never_bootstraps_again, |app| {
+    // The operator renamed its admin user; an upgrade must not bring back a second "admin".
+    app.patch(
+        &format!("/v3/users/{}", app.admin_user_id),
+        &app.admin_token,
+        json!({"user": {"name": "root"}}),
+    )
+    .await
+    .expect(200);
+    // Back to a store from before the realm was recorded, as an older release left it.
+    let facts_exist = |store: ironstone::store::Store| async move {
+        store
+            .run(|c| ironstone::store::get_fact(c, "admin_project_id"))
+            .await
+            .is_ok()
+    };
+    for _ in 0..20 {
+        if !facts_exist(app.state.store.clone()).await {
+            break;
+        }
+        app.state.store.revert_last_migration().unwrap();
+    }
+    assert!(!facts_exist(app.state.store.clone()).await);
+    // Start as `serve` does: the pending migrations run, bootstrap does not.
+    let mut config = (*app.state.config).clone();
+    config.bind = "127.0.0.1:0".into();
+    let upgraded = ironstone::cli::serve::prepare(config, false).await.unwrap();
+    let state = upgraded.state();
+    assert_eq!(
+        state.realm.admin_project_id().as_deref(),
+        Some(app.admin_project_id.as_str())
+    );
+    let second_admin = state
+        .store
+        .run(|c| ironstone::store::get_user_by_name(c, "default", "admin"))
+        .await
+        .unwrap();
+    assert!(second_admin.is_none(), "bootstrap ran again on upgrade");
+    // The renamed cloud admin still administers the cloud.
+    let t = app.password_token("root", ADMIN_PASSWORD, "admin").await;
+    assert!(is_cloud_reader(&app, &t).await);
 });

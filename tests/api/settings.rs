@@ -67,9 +67,7 @@ both_backends!(lock_password_stops_self_service_changes_only, |app| {
     set_options(&app, &a.member_id, json!({"lock_password": true}))
         .await
         .expect(200);
-    let change = |original: &str, new: &str| {
-        json!({"user": {"original_password": original, "password": new}})
-    };
+    let change = |original: &str, new: &str| json!({"user": {"original_password": original, "password": new}});
     let r = app
         .request(
             reqwest::Method::POST,
@@ -191,64 +189,67 @@ mod lockout_and_expiry_exemptions {
     }
 }
 
-both_backends!(deleting_a_group_takes_its_members_application_credentials, |app| {
-    let a = customer(&app, "acme").await;
-    // A user whose only role on the project comes from a group.
-    let u = create_user(&app, &a.domain_id, "contractor").await;
-    let g = app
-        .post(
-            "/v3/groups",
+both_backends!(
+    deleting_a_group_takes_its_members_application_credentials,
+    |app| {
+        let a = customer(&app, "acme").await;
+        // A user whose only role on the project comes from a group.
+        let u = create_user(&app, &a.domain_id, "contractor").await;
+        let g = app
+            .post(
+                "/v3/groups",
+                &app.admin_token,
+                json!({"group": {"name": "contractors", "domain_id": a.domain_id}}),
+            )
+            .await
+            .expect(201);
+        let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+        let member = app.role_id("member").await;
+        app.put(
+            &format!("/v3/projects/{}/groups/{gid}/roles/{member}", a.project_id),
             &app.admin_token,
-            json!({"group": {"name": "contractors", "domain_id": a.domain_id}}),
         )
-        .await
-        .expect(201);
-    let gid = g.body["group"]["id"].as_str().unwrap().to_string();
-    let member = app.role_id("member").await;
-    app.put(
-        &format!("/v3/projects/{}/groups/{gid}/roles/{member}", a.project_id),
-        &app.admin_token,
-    )
-    .await
-    .expect(204);
-    app.put(&format!("/v3/groups/{gid}/users/{u}"), &app.admin_token)
         .await
         .expect(204);
-    let t = token_in(&app, &a.domain_id, "contractor", PW, "main").await;
-    let r = app
-        .post(
-            &format!("/v3/users/{u}/application_credentials"),
-            &t,
-            json!({"application_credential": {"name": "ci", "secret": "contractor-ci-secret"}}),
-        )
-        .await
-        .expect(201);
-    let ac = r.body["application_credential"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ac_login = json!({"auth": {"identity": {"methods": ["application_credential"],
+        app.put(&format!("/v3/groups/{gid}/users/{u}"), &app.admin_token)
+            .await
+            .expect(204);
+        let t = token_in(&app, &a.domain_id, "contractor", PW, "main").await;
+        let r = app
+            .post(
+                &format!("/v3/users/{u}/application_credentials"),
+                &t,
+                json!({"application_credential": {"name": "ci", "secret": "contractor-ci-secret"}}),
+            )
+            .await
+            .expect(201);
+        let ac = r.body["application_credential"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ac_login = json!({"auth": {"identity": {"methods": ["application_credential"],
         "application_credential": {"id": ac, "secret": "contractor-ci-secret"}}}});
-    app.auth(ac_login.clone()).await.expect(201);
-    app.delete(&format!("/v3/groups/{gid}"), &app.admin_token)
+        app.auth(ac_login.clone()).await.expect(201);
+        app.delete(&format!("/v3/groups/{gid}"), &app.admin_token)
+            .await
+            .expect(204);
+        app.get(
+            &format!("/v3/users/{u}/application_credentials/{ac}"),
+            &app.admin_token,
+        )
         .await
-        .expect(204);
-    app.get(
-        &format!("/v3/users/{u}/application_credentials/{ac}"),
-        &app.admin_token,
-    )
-    .await
-    .expect(404);
-    // A later grant does not bring it back.
-    grant(&app, &a.project_id, &u, "member").await;
-    let r = app.auth(ac_login).await;
-    assert!(
-        [401, 404].contains(&r.status.as_u16()),
-        "{} {}",
-        r.status,
-        r.body
-    );
-});
+        .expect(404);
+        // A later grant does not bring it back.
+        grant(&app, &a.project_id, &u, "member").await;
+        let r = app.auth(ac_login).await;
+        assert!(
+            [401, 404].contains(&r.status.as_u16()),
+            "{} {}",
+            r.status,
+            r.body
+        );
+    }
+);
 
 both_backends!(no_token_from_the_old_password_survives_a_change, |app| {
     let a = customer(&app, "acme").await;
