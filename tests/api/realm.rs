@@ -468,3 +468,45 @@ both_backends!(an_upgrade_never_bootstraps_again, |app| {
     let t = app.password_token("root", ADMIN_PASSWORD, "admin").await;
     assert!(is_cloud_reader(&app, &t).await);
 });
+
+both_backends!(concurrent_attempts_on_the_realm_all_fail, |app| {
+    let h = helpdesk(&app).await;
+    let reader = app.role_id("reader").await;
+    let member = app.role_id("member").await;
+    let inherited = format!(
+        "/v3/OS-INHERIT/domains/default/users/{}/roles/{reader}/inherited_to_projects",
+        h.user_id
+    );
+    let direct = format!(
+        "/v3/projects/{}/users/{}/roles/{member}",
+        app.admin_project_id, h.user_id
+    );
+    let rename = format!("/v3/projects/{}", app.admin_project_id);
+    let mut attempts = vec![];
+    for i in 0..16 {
+        attempts.push(async {
+            let (a, b) = (
+                app.put(&inherited, &h.token).await,
+                app.put(&direct, &h.token).await,
+            );
+            let c = app
+                .patch(
+                    &rename,
+                    &h.token,
+                    json!({"project": {"name": format!("taken-{i}")}}),
+                )
+                .await;
+            [a.status.as_u16(), b.status.as_u16(), c.status.as_u16()]
+        });
+    }
+    for statuses in futures_util::future::join_all(attempts).await {
+        assert_eq!(statuses, [403, 403, 403]);
+    }
+    let t = app
+        .auth(json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "helpdesk", "domain": {"id": "default"}, "password": PW}}},
+            "scope": {"project": {"id": app.admin_project_id}}}}))
+        .await;
+    assert_eq!(t.status.as_u16(), 401);
+});
