@@ -56,6 +56,9 @@ const DOMAIN_MANAGER_READ: &[Rule] = &[CloudReader, DomainRole("manager")];
 pub fn rule(action: &str) -> Rule {
     match action {
         // Tokens.
+        // Keystone: only services (and the admin) exchange signed requests for tokens, so that
+        // a presigned URL is no oracle for anyone.
+        "ec2tokens_validate" | "s3tokens_validate" => AnyOf(&[CloudAdmin, Service]),
         "validate_token" | "check_token" | "revoke_token" => AnyOf(&[CloudReader, Service, Owner]),
         // Users: a reader of the user's domain may look, a manager of it may change.
         "get_user" => AnyOf(&[CloudReader, Owner, DomainRole("reader")]),
