@@ -127,17 +127,23 @@ impl Ec2Request {
     }
 
     fn v2(&self, secret: &str, host: &str) -> Option<String> {
+        // Keystone signs a request that names no method as HmacSHA256, the parameter included.
+        let mut params = self.params.clone();
+        let method = params
+            .entry("SignatureMethod".into())
+            .or_insert_with(|| "HmacSHA256".into())
+            .clone();
         let to_sign = format!(
             "{}\n{}\n{}\n{}",
             self.verb,
             host,
             self.path,
-            canonical_query(&self.params)
+            canonical_query(&params)
         );
-        let mac = match self.params.get("SignatureMethod").map(String::as_str) {
-            Some("HmacSHA256") | None => hmac256(secret.as_bytes(), to_sign.as_bytes()),
-            Some("HmacSHA1") => hmac1(secret.as_bytes(), to_sign.as_bytes()),
-            Some(_) => return None,
+        let mac = match method.as_str() {
+            "HmacSHA256" => hmac256(secret.as_bytes(), to_sign.as_bytes()),
+            "HmacSHA1" => hmac1(secret.as_bytes(), to_sign.as_bytes()),
+            _ => return None,
         };
         Some(b64(&mac))
     }
@@ -299,6 +305,32 @@ mod tests {
             )
             .as_deref(),
             Some("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+        );
+    }
+
+    // A vector from keystoneclient's Ec2Signer (no SignatureMethod given: it signs as
+    // HmacSHA256 with the parameter added).
+    #[test]
+    fn v2_matches_keystoneclient() {
+        let params = [
+            ("Action", "DescribeInstances"),
+            ("SignatureVersion", "2"),
+            ("Timestamp", "2026-11-30T12:00:00Z"),
+            ("Filter.1", "a b/c~*"),
+        ];
+        let req = Ec2Request {
+            verb: "GET".into(),
+            host: "ec2.example.test:8788".into(),
+            path: "/services/Cloud".into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            req.expected("secret-key", &req.host).as_deref(),
+            Some("SkrO6UMMLboJgTKk0FGZQ5MVmv1FI9eBJTR/AgqSlRQ=")
         );
     }
 
