@@ -109,6 +109,7 @@ impl Default for TokenConfig {
                 "oauth1",
                 "mapped",
                 "application_credential",
+                "ec2credential",
             ]
             .map(String::from)
             .to_vec(),

@@ -58,6 +58,9 @@ const DOMAIN_MANAGER_READ: &[Rule] = &[CloudReader, DomainRole("manager")];
 pub fn rule(action: &str) -> Rule {
     match action {
         // Tokens.
+        // Keystone: only services (and the admin) exchange signed requests for tokens, so that
+        // a presigned URL is no oracle for anyone.
+        "ec2tokens_validate" | "s3tokens_validate" => AnyOf(&[CloudAdmin, Service]),
         "validate_token" | "check_token" => AnyOf(&[CloudReader, Service, Owner]),
         // Keystone: the cloud admin, a service, or the token's own user; a reader only looks.
         "revoke_token" => AnyOf(&[CloudAdmin, Service, Owner]),

@@ -1,4 +1,5 @@
-//! `/v3/credentials` and `/v3/users/{user_id}/credentials/OS-EC2`.
+//! `/v3/credentials`, `/v3/users/{user_id}/credentials/OS-EC2`, and the access-key exchanges
+//! `/v3/ec2tokens` and `/v3/s3tokens`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -7,7 +8,9 @@ use serde_json::{json, Value};
 use super::query::{created, list_response, no_content, ok, Query};
 use super::{resource, Caller, JsonBody};
 use crate::context::Ctx;
-use crate::credential::access_keys::{self, CredentialInput, CredentialView, Ec2View};
+use crate::credential::access_keys::{
+    self, CredentialInput, CredentialView, Ec2View, Exchange, SignedRequest,
+};
 use crate::error::Result;
 use crate::state::State;
 
@@ -32,7 +35,54 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         resource("/v3/users/{user_id}/credentials/OS-EC2/{access}")
             .route(web::get().to(ec2_get))
             .route(web::delete().to(ec2_delete)),
-    );
+    )
+    .service(resource("/v3/ec2tokens").route(web::post().to(ec2tokens)))
+    .service(resource("/v3/s3tokens").route(web::post().to(s3tokens)));
+}
+
+/// Keystone reads `credentials`, then `credential`, then the legacy `ec2Credentials`.
+#[derive(Deserialize)]
+struct ExchangeBody {
+    credentials: Option<SignedRequest>,
+    credential: Option<SignedRequest>,
+    #[serde(rename = "ec2Credentials")]
+    ec2_credentials: Option<SignedRequest>,
+}
+
+async fn exchange(
+    state: web::Data<State>,
+    caller: Caller,
+    body: JsonBody<ExchangeBody>,
+    kind: Exchange,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let b = body.0;
+    let signed = b
+        .credentials
+        .or(b.credential)
+        .or(b.ec2_credentials)
+        .unwrap_or_default();
+    let info = access_keys::exchange(&ctx, kind, signed).await?;
+    let body = crate::api::auth::token_body(&state, &info, true).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Subject-Token", info.token.clone()))
+        .json(body))
+}
+
+async fn ec2tokens(
+    state: web::Data<State>,
+    caller: Caller,
+    body: JsonBody<ExchangeBody>,
+) -> Result<HttpResponse> {
+    exchange(state, caller, body, Exchange::Ec2).await
+}
+
+async fn s3tokens(
+    state: web::Data<State>,
+    caller: Caller,
+    body: JsonBody<ExchangeBody>,
+) -> Result<HttpResponse> {
+    exchange(state, caller, body, Exchange::S3).await
 }
 
 #[derive(Deserialize)]

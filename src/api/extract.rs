@@ -83,6 +83,13 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| Error::internal("state missing"))?;
             let token = token.ok_or(Error::Unauthorized)?;
             match crate::auth::validate(&state, &token, chrono::Utc::now(), false).await {
+                // Keystone: a token minted from an access key only proves who signed an S3/EC2
+                // request to another service; it does not act on the identity API.
+                Ok(info) if info.methods.iter().any(|m| m == crate::auth::EC2_METHOD) => {
+                    Err(Error::ForbiddenMsg(
+                        "EC2 credential tokens cannot be used for authorization.".into(),
+                    ))
+                }
                 Ok(info) => Ok(Caller(info)),
                 Err(Error::Internal(e)) => Err(Error::Internal(e)),
                 Err(Error::Unavailable(e)) => Err(Error::Unavailable(e)),

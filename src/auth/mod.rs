@@ -21,6 +21,11 @@ use crate::store::{
 use crate::token::{Opened, Payload};
 use password::Verified;
 
+/// The marker method of tokens minted from an EC2/S3 access key (Keystone's `ec2credential`):
+/// it has its bit in the fernet methods mask, so such tokens stay recognizable; it never
+/// authenticates through `/v3/auth/tokens`.
+pub const EC2_METHOD: &str = "ec2credential";
+
 /// A token that stands: everything needed to answer with its body or to authorize a request.
 #[derive(Clone)]
 pub struct TokenInfo {
@@ -100,6 +105,11 @@ pub async fn authenticate(
                     .clone()
                     .ok_or_else(|| missing_method_body("token"))?;
                 let parent = validate(state, &t.id, now, false).await?;
+                if parent.methods.iter().any(|m| m == EC2_METHOD) {
+                    return Err(Error::ForbiddenMsg(
+                        "Using a delegated token to create another token is not allowed.".into(),
+                    ));
+                }
                 Identified {
                     user: parent.user.clone(),
                     methods: parent.methods.clone(),
@@ -338,6 +348,49 @@ async fn application_credential_method(
         parent: None,
         app_cred: Some(ac),
     })
+}
+
+/// Issues the token an access key yields (`/v3/ec2tokens`, `/v3/s3tokens`) once its signature
+/// was checked: the key's user on the key's project, method `ec2credential`, narrowed to the
+/// application credential the key was made with (which must still exist and not have expired).
+pub async fn issue_for_access_key(
+    state: &State,
+    user_id: &str,
+    project_id: &str,
+    app_cred_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TokenInfo> {
+    let (uid, acid) = (user_id.to_string(), app_cred_id.map(String::from));
+    let (user, app_cred) = state
+        .store
+        .run(move |c| {
+            let ac = match &acid {
+                Some(id) => Some(store::get_application_credential(c, id)?),
+                None => None,
+            };
+            Ok((store::get_user(c, &uid)?, ac))
+        })
+        .await?;
+    let user = user.ok_or(Error::Unauthorized)?;
+    let app_cred = match app_cred {
+        None => None,
+        Some(None) => return Err(Error::Unauthorized),
+        Some(Some(ac)) => {
+            if ac.user_id != user.id || ac.expires_at.is_some_and(|e| e <= now.naive_utc()) {
+                return Err(Error::Unauthorized);
+            }
+            Some(ac)
+        }
+    };
+    check_user_active(state, &user).await?;
+    let who = Identified {
+        user,
+        methods: vec![EC2_METHOD.into()],
+        parent: None,
+        app_cred,
+    };
+    let scope = serde_json::json!({"project": {"id": project_id}});
+    issue(state, who, Some(scope), now).await
 }
 
 /// The user and its domain must be enabled.

@@ -2,10 +2,14 @@
 //! them: the blob is encrypted at rest with the credential keys; an EC2 credential's id is the
 //! SHA-256 of its access key, so the key is found without decrypting anything.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest;
 
+use super::ec2_signature::{self, Ec2Request};
+use crate::auth::{TokenInfo, EC2_METHOD};
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
 use crate::policy::Target;
@@ -35,19 +39,6 @@ fn owner(user_id: &str) -> Target<'_> {
     }
 }
 
-fn refuse_restricted(ctx: &Ctx) -> Result<()> {
-    if ctx
-        .caller
-        .application_credential
-        .as_ref()
-        .is_some_and(|a| a.restricted)
-    {
-        return Err(Error::ForbiddenMsg(
-            "A restricted application credential cannot manage credentials.".into(),
-        ));
-    }
-    Ok(())
-}
 
 fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
     let keys = ctx.state.credential_keys.keys();
@@ -88,8 +79,8 @@ fn ec2_access(blob: &str) -> Result<String> {
     }
 }
 
-/// An EC2 credential needs an existing project; access keys a user makes through `OS-EC2` also
-/// need a role of that user on it.
+/// An EC2 credential needs an existing project; its owner must hold a role there (effective:
+/// direct, group, inherited) unless the cloud admin files it.
 async fn check_project(
     ctx: &Ctx<'_>,
     user_id: &str,
@@ -117,8 +108,52 @@ async fn check_project(
     }
 }
 
+/// Blob keys that record the delegation a key was made through (Keystone's names). Only
+/// `app_cred_id` can be set here, and only by the server.
+const DELEGATION_KEYS: &[&str] = &["app_cred_id", "trust_id", "access_token_id"];
+
+fn delegation<'a>(blob: &'a Value, key: &str) -> Option<&'a Value> {
+    blob.get(key).filter(|v| !v.is_null())
+}
+
+/// A new EC2 blob, bound to what made it: a key made with an application-credential token
+/// records that credential (its roles, expiry and deletion then govern every token the key
+/// yields) and must be on the credential's project. A caller cannot name a delegation itself.
+fn bind_ec2_blob(ctx: &Ctx, blob: &str, project_id: &str) -> Result<String> {
+    let mut v: Value = serde_json::from_str(blob).map_err(|_| {
+        Error::validation("Invalid input for field 'credential.blob': an ec2 blob is a JSON object with access and secret.")
+    })?;
+    let app_cred = ctx.caller.application_credential.as_ref();
+    for key in DELEGATION_KEYS {
+        let given = delegation(&v, key);
+        let ours = match (*key, app_cred) {
+            ("app_cred_id", Some(ac)) => Some(ac.id.as_str()),
+            _ => None,
+        };
+        if given.is_some_and(|g| g.as_str() != ours) {
+            return Err(Error::validation(format!(
+                "Invalid input for field 'credential.blob': {key} is set by the server from the token that creates the key."
+            )));
+        }
+    }
+    let Some(ac) = app_cred else {
+        return Ok(blob.to_string());
+    };
+    if project_id != ctx.caller.project.id {
+        return Err(Error::ForbiddenMsg(format!(
+            "An access key made with application credential {} is bound to its project {}.",
+            ac.id, ctx.caller.project.id
+        )));
+    }
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("app_cred_id".into(), Value::String(ac.id.clone()));
+    }
+    Ok(v.to_string())
+}
+
 pub async fn create(ctx: &Ctx<'_>, req: CredentialInput) -> Result<CredentialView> {
-    create_checked(ctx, req, false).await
+    let need_role = !ctx.is_cloud_admin();
+    create_checked(ctx, req, need_role).await
 }
 
 async fn create_checked(
@@ -130,7 +165,6 @@ async fn create_checked(
         Error::validation("Invalid input for field 'credential.user_id': it is required.")
     })?;
     ctx.enforce("create_credential", owner(&user_id))?;
-    refuse_restricted(ctx)?;
     let type_ = req
         .type_
         .filter(|t| !t.is_empty() && t.len() <= 255)
@@ -142,14 +176,16 @@ async fn create_checked(
     let blob = req.blob.ok_or_else(|| {
         Error::validation("Invalid input for field 'credential.blob': it is required.")
     })?;
-    let id = if type_ == EC2 {
+    let (id, blob) = if type_ == EC2 {
         let project = req.project_id.as_deref().ok_or_else(|| {
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
         })?;
+        let id = ec2_id(&ec2_access(&blob)?);
+        let blob = bind_ec2_blob(ctx, &blob, project)?;
         check_project(ctx, &user_id, project, need_role).await?;
-        ec2_id(&ec2_access(&blob)?)
+        (id, blob)
     } else {
-        crate::ids::new_id()
+        (crate::ids::new_id(), blob)
     };
     let (encrypted_blob, key_hash) = encrypt(ctx, &blob);
     let cred = Credential {
@@ -216,7 +252,6 @@ pub async fn list(
 
 pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<CredentialView> {
     let current = load(ctx, id, "update_credential").await?;
-    refuse_restricted(ctx)?;
     if req
         .user_id
         .as_ref()
@@ -226,6 +261,18 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
             "Invalid input for field 'credential.user_id': a credential cannot change owner.",
         ));
     }
+    let admin = ctx.is_cloud_admin();
+    if !admin
+        && req
+            .project_id
+            .as_ref()
+            .is_some_and(|p| Some(p) != current.cred.project_id.as_ref())
+    {
+        return Err(Error::ForbiddenMsg(
+            "Only the cloud admin may move a credential to another project; create a new one there."
+                .into(),
+        ));
+    }
     let mut cred = current.cred.clone();
     if let Some(t) = req.type_ {
         cred.type_ = t;
@@ -233,14 +280,26 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
     if let Some(p) = req.project_id {
         cred.project_id = Some(p);
     }
-    let blob = req.blob.unwrap_or(current.blob);
+    let blob = req.blob.unwrap_or(current.blob.clone());
     if cred.type_ == EC2 {
         let project = cred.project_id.clone().ok_or_else(|| {
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
         })?;
-        check_project(ctx, &cred.user_id, &project, false).await?;
-        // Keystone lets the blob change, access key included; the id stays what it was.
+        // Keystone lets the blob change, access key included; the id stays what it was. The
+        // delegation a key was made through stays with it.
         ec2_access(&blob)?;
+        let old: Value = serde_json::from_str(&current.blob).unwrap_or(Value::Null);
+        let new: Value = serde_json::from_str(&blob).unwrap_or(Value::Null);
+        let was_ec2 = current.cred.type_ == EC2;
+        for key in DELEGATION_KEYS {
+            let before = if was_ec2 { delegation(&old, key) } else { None };
+            if before != delegation(&new, key) {
+                return Err(Error::validation(format!(
+                    "Invalid input for field 'credential.blob': {key} can not be updated for credential."
+                )));
+            }
+        }
+        check_project(ctx, &cred.user_id, &project, !admin).await?;
     }
     let (encrypted_blob, key_hash) = encrypt(ctx, &blob);
     cred.encrypted_blob = encrypted_blob;
@@ -255,7 +314,6 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
 
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<()> {
     let current = load(ctx, id, "delete_credential").await?;
-    refuse_restricted(ctx)?;
     let id = current.cred.id;
     ctx.state
         .store
@@ -345,7 +403,6 @@ pub async fn ec2_get(ctx: &Ctx<'_>, user_id: &str, access: &str) -> Result<Ec2Vi
 
 pub async fn ec2_delete(ctx: &Ctx<'_>, user_id: &str, access: &str) -> Result<()> {
     let v = ec2_load(ctx, user_id, access, "ec2_delete_credential").await?;
-    refuse_restricted(ctx)?;
     let id = v.cred.id;
     ctx.state
         .store
@@ -354,4 +411,210 @@ pub async fn ec2_delete(ctx: &Ctx<'_>, user_id: &str, access: &str) -> Result<()
             Ok(())
         })
         .await
+}
+
+// --------------------------------------------------------------- ec2tokens / s3tokens
+
+/// How long after the time a request was signed it may still be exchanged (Keystone's
+/// `[credential] auth_ttl`, 15 minutes).
+const AUTH_TTL_MINUTES: i64 = 15;
+
+/// Which exchange: EC2 requests carry their parts, S3 requests the string to sign.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    Ec2,
+    S3,
+}
+
+/// The `credentials` object of `POST /v3/ec2tokens` / `POST /v3/s3tokens`. No `Debug`: it
+/// carries a signature.
+#[derive(Deserialize, Default)]
+pub struct SignedRequest {
+    pub access: Option<String>,
+    pub signature: Option<String>,
+    pub host: Option<String>,
+    pub verb: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub params: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub headers: Option<serde_json::Map<String, Value>>,
+    pub body_hash: Option<String>,
+    /// S3: the base64 string to sign.
+    pub token: Option<String>,
+}
+
+fn text_map(m: Option<serde_json::Map<String, Value>>) -> BTreeMap<String, String> {
+    m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// Keystone's timestamp forms in signed requests: ISO 8601 (`2026-11-30T12:00:00Z`, with or
+/// without zone) and AWS's basic form (`20261130T120000Z`).
+fn signed_at(s: &str) -> Option<chrono::NaiveDateTime> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc).naive_utc());
+    }
+    let s = s.trim_end_matches('Z');
+    ["%Y%m%dT%H%M%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+}
+
+/// The host without its port, as Keystone retries when a client signed without it.
+fn without_port(host: &str) -> Option<String> {
+    let (h, port) = host.rsplit_once(':')?;
+    if h.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        h.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase(),
+    )
+}
+
+/// Checks the request's signature with the key's secret; `Err` says why (for the log only).
+fn check_signature(
+    kind: Exchange,
+    secret: &str,
+    r: &SignedRequest,
+) -> std::result::Result<(), &'static str> {
+    let presented = r.signature.as_deref().ok_or("no signature")?;
+    match kind {
+        Exchange::S3 => {
+            let to_sign = r
+                .token
+                .as_deref()
+                .and_then(ec2_signature::decode_string_to_sign)
+                .ok_or("no string to sign")?;
+            let expected =
+                ec2_signature::s3_expected(secret, &to_sign).ok_or("unsupported signature")?;
+            if ec2_signature::matches(presented, &expected) {
+                Ok(())
+            } else {
+                Err("signature mismatch")
+            }
+        }
+        Exchange::Ec2 => {
+            let host = r.host.clone().unwrap_or_default();
+            let req = Ec2Request {
+                verb: r.verb.clone().unwrap_or_default(),
+                host: host.clone(),
+                path: r.path.clone().unwrap_or_default(),
+                params: text_map(r.params.clone()),
+                headers: text_map(r.headers.clone()),
+                body_hash: r.body_hash.clone(),
+            };
+            let expected = req.expected(secret, &host).ok_or("unsupported signature")?;
+            if ec2_signature::matches(presented, &expected) {
+                return Ok(());
+            }
+            // Some clients sign without the port.
+            let retry = without_port(&host).and_then(|h| req.expected(secret, &h));
+            if retry.is_some_and(|e| ec2_signature::matches(presented, &e)) {
+                return Ok(());
+            }
+            Err("signature mismatch")
+        }
+    }
+}
+
+/// `POST /v3/ec2tokens` and `/v3/s3tokens`: a service (or the cloud admin) forwards a request
+/// signed with an access key; when the signature holds, the answer is a token for the key's
+/// user on the key's project, carrying the limits of the application credential the key was
+/// made with. Every refusal is the same 401, whatever the cause (no enumeration of keys).
+pub async fn exchange(ctx: &Ctx<'_>, kind: Exchange, r: SignedRequest) -> Result<TokenInfo> {
+    let action = match kind {
+        Exchange::Ec2 => "ec2tokens_validate",
+        Exchange::S3 => "s3tokens_validate",
+    };
+    ctx.enforce(action, Target::default())?;
+    if !ctx
+        .state
+        .config
+        .token
+        .methods
+        .iter()
+        .any(|m| m == EC2_METHOD)
+    {
+        return Err(Error::Unavailable(
+            "Cannot mint a token from an EC2 or S3 credential: add ec2credential to token.methods."
+                .into(),
+        ));
+    }
+    let refuse = |why: &str| {
+        tracing::info!(reason = why, "access key exchange refused");
+        Error::Unauthorized
+    };
+    let access = r
+        .access
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| refuse("no access key"))?;
+    let id = ec2_id(&access);
+    let cred = ctx
+        .state
+        .store
+        .run(move |c| store::get_credential(c, &id))
+        .await?
+        .filter(|c| c.type_ == EC2)
+        .ok_or_else(|| refuse("unknown access key"))?;
+    let v = decrypt(ctx, cred)?;
+    let blob: Value = serde_json::from_str(&v.blob).map_err(|_| refuse("unreadable blob"))?;
+    let secret = blob
+        .get("secret")
+        .and_then(Value::as_str)
+        .ok_or_else(|| refuse("blob without secret"))?;
+    check_signature(kind, secret, &r).map_err(refuse)?;
+    if delegation(&blob, "trust_id").is_some() || delegation(&blob, "access_token_id").is_some() {
+        return Err(refuse("trust or OAuth1 delegation is not supported"));
+    }
+    let app_cred_id = match delegation(&blob, "app_cred_id") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(refuse("malformed app_cred_id")),
+    };
+    // Timestamp after the signature, as Keystone does: an unsigned time proves nothing.
+    let ts = match kind {
+        Exchange::Ec2 => Ec2Request {
+            params: text_map(r.params.clone()),
+            headers: text_map(r.headers.clone()),
+            ..Default::default()
+        }
+        .timestamp()
+        .map(String::from),
+        Exchange::S3 => None,
+    };
+    if let Some(ts) = ts {
+        let at = signed_at(&ts).ok_or_else(|| refuse("unreadable timestamp"))?;
+        if ctx.now.naive_utc() > at + chrono::Duration::minutes(AUTH_TTL_MINUTES) {
+            return Err(refuse("signed request expired"));
+        }
+    }
+    let project_id = v
+        .cred
+        .project_id
+        .clone()
+        .ok_or_else(|| refuse("key without project"))?;
+    crate::auth::issue_for_access_key(
+        ctx.state,
+        &v.cred.user_id,
+        &project_id,
+        app_cred_id.as_deref(),
+        ctx.now,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::Unavailable(_) | Error::Internal(_) => e,
+        _ => refuse("user, project or application credential no longer valid"),
+    })
 }

@@ -484,7 +484,9 @@ both_backends!(concurrent_attempts_on_the_realm_all_fail, |app| {
     let rename = format!("/v3/projects/{}", app.admin_project_id);
     let mut attempts = vec![];
     for i in 0..16 {
-        attempts.push(async {
+        let (inherited, direct, rename, h) = (&inherited, &direct, &rename, &h);
+        let app = &app;
+        attempts.push(async move {
             let (a, b) = (
                 app.put(&inherited, &h.token).await,
                 app.put(&direct, &h.token).await,
