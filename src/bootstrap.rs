@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::resource::{DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME};
 use crate::state::State;
 use crate::store::{
@@ -132,7 +132,20 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                     p
                 }
             };
-            let user = match store::get_user_by_name(c, DEFAULT_DOMAIN_ID, &opts.username)? {
+            let existing = store::get_user_by_name(c, DEFAULT_DOMAIN_ID, &opts.username)?;
+            // Once bootstrap has recorded its administrator, it never adopts another existing
+            // user by name: a customer-side manager may have created one to be made admin.
+            if let (Some(u), Some(recorded)) =
+                (&existing, store::get_fact(c, store::FACT_ADMIN_USER_ID)?)
+            {
+                if u.id != recorded {
+                    return Err(Error::Conflict(format!(
+                        "user {} exists in the Default domain but is not the administrator bootstrap created; refusing to make it admin (choose another --bootstrap-username, or grant the role yourself)",
+                        opts.username
+                    )));
+                }
+            }
+            let user = match existing {
                 Some(u) => {
                     if let (Some(hash), false) = (&given_hash, password_matches) {
                         store::set_user_password(c, &u.id, hash, at, None)?;
@@ -291,6 +304,7 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                 }
             }
             store::set_fact(c, store::FACT_ADMIN_PROJECT_ID, &project.id)?;
+            store::record_fact_once(c, store::FACT_ADMIN_USER_ID, &user.id)?;
             store::record_fact_once(c, store::FACT_BOOTSTRAPPED_AT, &at.to_string())?;
             r.admin_user_id = user.id;
             r.admin_project_id = project.id;

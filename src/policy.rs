@@ -3,7 +3,7 @@
 //! project-scoped tokens: the cloud admin is `admin` on the admin project that bootstrap recorded
 //! (by id: `TokenInfo::admin_realm`); a role on a customer project counts in that project's domain
 //! only. Two rules hold for every action, whatever its own rule says: nothing but the cloud admin
-//! changes the operator's realm (`Target::realm`), and a restricted application credential cannot
+//! changes the operator's realm or what reaches beyond the caller's domain (`Target::protected`), and a restricted application credential cannot
 //! mint or manage credentials.
 
 use crate::auth::TokenInfo;
@@ -17,10 +17,12 @@ pub struct Target<'a> {
     /// The domain the target lives in.
     pub domain_id: Option<&'a str>,
     pub project_id: Option<&'a str>,
-    /// The target is the operator's realm or reaches it: the admin project, a project under it, a
-    /// user or group with effective reach into it or holding `admin`/`service`, a grant that would
-    /// reach it. Computed from effective reach by `assignment::reach`.
-    pub realm: bool,
+    /// The target is beyond what anyone but the cloud admin may change: the operator's realm or
+    /// something that reaches it (the admin project, a project under it, a project holding
+    /// `admin`/`service` grants, a user or group with effective reach into it, holding
+    /// `admin`/`service` anywhere or holding grants outside the caller's domain, a grant that would
+    /// reach any of these). Computed from effective reach by `assignment::reach`.
+    pub protected: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -162,7 +164,6 @@ fn refused_to_restricted(action: &str) -> Option<&'static str> {
         "create_credential"
         | "update_credential"
         | "delete_credential"
-        | "ec2_create_credential"
         | "ec2_delete_credential" => Some("manage credentials"),
         _ => None,
     }
@@ -184,6 +185,16 @@ pub fn allows(rule: Rule, c: &TokenInfo, t: &Target) -> bool {
     }
 }
 
+/// Whether a caller sees a stored credential bound to `bound_app_cred`: a token made from an
+/// application credential sees only the credentials bound to that same application credential,
+/// since the others would yield the user's full roles.
+pub fn credential_visible(c: &TokenInfo, bound_app_cred: Option<&str>) -> bool {
+    match &c.application_credential {
+        None => true,
+        Some(ac) => bound_app_cred == Some(ac.id.as_str()),
+    }
+}
+
 /// Roles a manager (not the cloud admin) may grant.
 pub const MANAGER_GRANTABLE: &[&str] = &["manager", "member", "reader"];
 
@@ -192,7 +203,7 @@ pub fn decide(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {
     if !allows(rule(action), c, t) {
         return Err(Error::forbidden(action));
     }
-    if t.realm && !reads(action) && !is_cloud_admin(c) {
+    if t.protected && !reads(action) && !is_cloud_admin(c) {
         tracing::info!(user_id = %c.user.id, action, "policy refused: the operator's realm");
         return Err(Error::forbidden(action));
     }

@@ -325,6 +325,7 @@ async fn authorize_grant(
     let g2 = g.clone();
     let rid = role_id.map(str::to_string);
     let realm = ctx.state.realm.clone();
+    let caller_domain = ctx.domain_id().to_string();
     let changes = action.starts_with("create") || action.starts_with("revoke");
     let (actor_domain, target_domain, reaches_realm, role) = ctx
         .state
@@ -337,8 +338,10 @@ async fn authorize_grant(
             };
             let mut reaches = false;
             if changes {
-                let reach = Reach::load(c, &realm)?;
-                reaches = reach.actor_privileged(c, g2.actor_type, &g2.actor_id)?;
+                let reach = Reach::load(c, &realm, &caller_domain)?;
+                reaches = reach.actor_privileged(c, g2.actor_type, &g2.actor_id)?
+                    || (g2.target_type == TARGET_PROJECT
+                        && reach.project_protected(c, &g2.target_id)?);
                 if let Some(r) = &role {
                     reaches = reaches || reach.grant_reaches(c, &assignment(&g2, &r.id))?;
                 }
@@ -363,7 +366,7 @@ async fn authorize_grant(
             domain_id: target_domain.as_deref(),
             project_id: (g.target_type == TARGET_PROJECT).then_some(g.target_id.as_str()),
             user_id: None,
-            realm: reaches_realm,
+            protected: reaches_realm,
         },
     )?;
     if !ctx.is_cloud_admin() && changes {

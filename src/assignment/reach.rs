@@ -1,7 +1,8 @@
-//! Effective reach into the operator's realm. Every "does this reach the admin project / is this
-//! principal privileged" question is answered here, counting direct grants, group grants, grants
-//! inherited from the domain or an ancestor project, and implied roles; the policy module then
-//! decides with the answer (`Target::realm`).
+//! Effective reach into the operator's realm and beyond a caller's domain. Every "does this reach
+//! the admin project / is this principal privileged / does it reach outside the caller's domain"
+//! question is answered here, counting direct grants, group grants, grants inherited from the
+//! domain or an ancestor project, and implied roles; the policy module then decides with the
+//! answer (`Target::protected`).
 
 use std::collections::BTreeSet;
 
@@ -16,8 +17,10 @@ use crate::store::{
 /// Roles whose holders administer or serve the whole cloud, wherever they are granted.
 const POWERFUL_ROLES: [&str; 2] = ["admin", "service"];
 
-/// The realm's facts, read once for a set of questions.
+/// The realm's facts, read once for a set of questions asked on behalf of a caller of one domain.
 pub struct Reach {
+    /// The domain of the caller's project: grants elsewhere are beyond its reach.
+    caller_domain: String,
     admin_project: Option<Project>,
     /// The admin project and its ancestors, nearest first.
     admin_lineage: Vec<String>,
@@ -26,7 +29,7 @@ pub struct Reach {
 }
 
 impl Reach {
-    pub fn load(conn: &mut DbConnection, realm: &Realm) -> Result<Reach> {
+    pub fn load(conn: &mut DbConnection, realm: &Realm, caller_domain: &str) -> Result<Reach> {
         let admin_project = match realm.admin_project_id_in(conn)? {
             Some(id) => store::get_project(conn, &id)?,
             None => None,
@@ -57,6 +60,7 @@ impl Reach {
             }
         }
         Ok(Reach {
+            caller_domain: caller_domain.to_string(),
             admin_project,
             admin_lineage,
             powerful,
@@ -71,10 +75,37 @@ impl Reach {
         }
     }
 
-    /// A grant that would reach the realm: on the admin project (or under it), inherited from its
-    /// domain or an ancestor, on the system, or of a role implying `admin` or `service`.
+    /// A project nobody but the cloud admin may change or grant on: the admin project or a project
+    /// under it, or one where `admin`/`service` is granted (the service project whose users every
+    /// other service relies on).
+    pub fn project_protected(&self, conn: &mut DbConnection, project_id: &str) -> Result<bool> {
+        if self.project_in_realm(conn, project_id)? {
+            return Ok(true);
+        }
+        let grants = store::list_assignments(
+            conn,
+            &AssignmentFilter {
+                target_type: Some(TARGET_PROJECT.into()),
+                target_ids: Some(vec![project_id.to_string()]),
+                ..Default::default()
+            },
+        )?;
+        Ok(grants.iter().any(|a| self.powerful.contains(&a.role_id)))
+    }
+
+    /// A grant that would reach the realm or beyond the caller's domain: on the admin project (or
+    /// under it), inherited from its domain or an ancestor, on the system, of a role implying
+    /// `admin` or `service`, or on a project or domain of another domain.
     pub fn grant_reaches(&self, conn: &mut DbConnection, a: &Assignment) -> Result<bool> {
         if a.target_type == TARGET_SYSTEM || self.powerful.contains(&a.role_id) {
+            return Ok(true);
+        }
+        let target_domain = match a.target_type.as_str() {
+            TARGET_PROJECT => store::get_project(conn, &a.target_id)?.map(|p| p.domain_id),
+            TARGET_DOMAIN => Some(a.target_id.clone()),
+            _ => None,
+        };
+        if target_domain.as_deref() != Some(self.caller_domain.as_str()) {
             return Ok(true);
         }
         let Some(admin) = &self.admin_project else {
@@ -101,7 +132,8 @@ impl Reach {
     }
 
     /// A user with effective reach into the admin project, or holding (directly, through a group,
-    /// by inheritance or implication) a powerful role or a system grant anywhere.
+    /// by inheritance or implication) a powerful role or a system grant anywhere, or any grant
+    /// outside the caller's domain.
     pub fn user_privileged(&self, conn: &mut DbConnection, user_id: &str) -> Result<bool> {
         if let Some(admin) = &self.admin_project {
             if !granted_role_ids_on_project(conn, user_id, admin)?.is_empty() {
@@ -114,8 +146,8 @@ impl Reach {
         self.any_reaches(conn, &grants)
     }
 
-    /// A group whose grants reach the realm, or one with a privileged member: changing it changes
-    /// what a privileged user can do.
+    /// A group whose grants reach the realm or beyond the caller's domain, or one with a
+    /// privileged member: changing it changes what a privileged user can do.
     pub fn group_privileged(&self, conn: &mut DbConnection, group_id: &str) -> Result<bool> {
         let grants: Vec<Assignment> = actor_grants(conn, vec![group_id.to_string()])?
             .into_iter()
@@ -143,14 +175,6 @@ impl Reach {
             ACTOR_USER => self.user_privileged(conn, actor_id),
             _ => self.group_privileged(conn, actor_id),
         }
-    }
-}
-
-/// The admin project or a project under it (without loading the rest of the realm's facts).
-pub fn project_in_realm(conn: &mut DbConnection, realm: &Realm, project_id: &str) -> Result<bool> {
-    match realm.admin_project_id_in(conn)? {
-        Some(admin) => is_in_subtree(conn, &admin, project_id),
-        None => Ok(false),
     }
 }
 

@@ -39,7 +39,6 @@ fn owner(user_id: &str) -> Target<'_> {
     }
 }
 
-
 fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
     let keys = ctx.state.credential_keys.keys();
     (
@@ -221,7 +220,23 @@ async fn load(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<CredentialView> {
         .run(move |c| found(store::get_credential(c, &id)?, "credential", &id))
         .await?;
     ctx.enforce(action, owner(&cred.user_id))?;
-    decrypt(ctx, cred)
+    visible(ctx, action, decrypt(ctx, cred)?)
+}
+
+/// The application credential a stored blob is bound to, if any.
+fn bound_app_cred(blob: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(blob).ok()?;
+    delegation(&v, "app_cred_id")?.as_str().map(String::from)
+}
+
+/// A token made from an application credential reaches only the credentials bound to that same
+/// application credential: the user's other secrets would carry the user's full roles.
+fn visible(ctx: &Ctx, action: &str, v: CredentialView) -> Result<CredentialView> {
+    if crate::policy::credential_visible(ctx.caller, bound_app_cred(&v.blob).as_deref()) {
+        Ok(v)
+    } else {
+        Err(Error::forbidden(action))
+    }
 }
 
 pub async fn get(ctx: &Ctx<'_>, id: &str) -> Result<CredentialView> {
@@ -247,7 +262,13 @@ pub async fn list(
         .store
         .run(move |c| store::list_credentials(c, user_id.as_deref(), type_.as_deref()))
         .await?;
-    creds.into_iter().map(|c| decrypt(ctx, c)).collect()
+    let mut out = vec![];
+    for c in creds {
+        if let Ok(v) = visible(ctx, "list_credentials", decrypt(ctx, c)?) {
+            out.push(v);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<CredentialView> {
@@ -393,7 +414,7 @@ async fn ec2_load(
         .filter(|c| c.user_id == user_id && c.type_ == EC2);
     let cred =
         cred.ok_or_else(|| Error::NotFoundMsg(format!("Could not find credential: {id}.")))?;
-    decrypt(ctx, cred)
+    visible(ctx, action, decrypt(ctx, cred)?)
 }
 
 pub async fn ec2_get(ctx: &Ctx<'_>, user_id: &str, access: &str) -> Result<Ec2View> {

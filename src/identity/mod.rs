@@ -244,13 +244,14 @@ async fn authorize_default_project(
     project_id: &str,
 ) -> Result<()> {
     let (realm, pid) = (ctx.state.realm.clone(), project_id.to_string());
+    let caller_domain = ctx.domain_id().to_string();
     let found = ctx
         .state
         .store
         .run(move |c| match store::get_project(c, &pid)? {
             Some(p) => Ok(Some((
                 p.domain_id.clone(),
-                crate::assignment::reach::project_in_realm(c, &realm, &p.id)?,
+                Reach::load(c, &realm, &caller_domain)?.project_protected(c, &p.id)?,
             ))),
             None => Ok(None),
         })
@@ -265,7 +266,7 @@ async fn authorize_default_project(
         action,
         Target {
             domain_id: Some(user_domain),
-            realm: in_realm,
+            protected: in_realm,
             ..Default::default()
         },
     )
@@ -409,19 +410,20 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
 async fn get_user_for_change(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<User> {
     let id = id.to_string();
     let realm = ctx.state.realm.clone();
+    let caller_domain = ctx.domain_id().to_string();
     let (user, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let user = found(store::get_user(c, &id)?, "user", &id)?;
-            let privileged = Reach::load(c, &realm)?.user_privileged(c, &id)?;
+            let privileged = Reach::load(c, &realm, &caller_domain)?.user_privileged(c, &id)?;
             Ok((user, privileged))
         })
         .await?;
     ctx.enforce(
         action,
         Target {
-            realm: privileged,
+            protected: privileged,
             ..user_target(&user)
         },
     )?;
@@ -630,19 +632,20 @@ pub async fn create_group(ctx: &Ctx<'_>, req: GroupCreate) -> Result<Group> {
 async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<(Group, bool)> {
     let id = id.to_string();
     let realm = ctx.state.realm.clone();
+    let caller_domain = ctx.domain_id().to_string();
     let (group, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let g = found(store::get_group(c, &id)?, "group", &id)?;
-            let privileged = Reach::load(c, &realm)?.group_privileged(c, &id)?;
+            let privileged = Reach::load(c, &realm, &caller_domain)?.group_privileged(c, &id)?;
             Ok((g, privileged))
         })
         .await?;
     ctx.enforce(
         action,
         Target {
-            realm: privileged,
+            protected: privileged,
             ..group_target(&group)
         },
     )?;
@@ -721,13 +724,14 @@ async fn membership(
 ) -> Result<(Group, User, bool)> {
     let (gid, uid) = (group_id.to_string(), user_id.to_string());
     let realm = ctx.state.realm.clone();
+    let caller_domain = ctx.domain_id().to_string();
     let (group, user, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let g = found(store::get_group(c, &gid)?, "group", &gid)?;
             let u = found(store::get_user(c, &uid)?, "user", &uid)?;
-            let reach = Reach::load(c, &realm)?;
+            let reach = Reach::load(c, &realm, &caller_domain)?;
             let privileged =
                 reach.group_privileged(c, &g.id)? || reach.user_privileged(c, &u.id)?;
             Ok((g, u, privileged))
@@ -736,7 +740,7 @@ async fn membership(
     ctx.enforce(
         action,
         Target {
-            realm: privileged,
+            protected: privileged,
             // A customer administrator's membership changes stay inside its domain: the user
             // must be of the group's domain, which the rule checks against the caller's.
             ..group_target(&group)

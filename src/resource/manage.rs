@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::DEFAULT_DOMAIN_ID;
-use crate::assignment::reach;
+use crate::assignment::reach::Reach;
 use crate::auth::revoke::Revoke;
 use crate::context::{found, Ctx, Revoker};
 use crate::error::{Error, Result};
@@ -131,9 +131,10 @@ pub async fn create_project(ctx: &Ctx<'_>, req: ProjectCreate) -> Result<Project
     let under_realm = match &parent {
         Some(p) => {
             let (realm, pid) = (ctx.state.realm.clone(), p.id.clone());
+            let caller_domain = ctx.domain_id().to_string();
             ctx.state
                 .store
-                .run(move |c| reach::project_in_realm(c, &realm, &pid))
+                .run(move |c| Reach::load(c, &realm, &caller_domain)?.project_protected(c, &pid))
                 .await?
         }
         None => false,
@@ -142,7 +143,7 @@ pub async fn create_project(ctx: &Ctx<'_>, req: ProjectCreate) -> Result<Project
         "create_project",
         Target {
             domain_id: Some(&domain_id),
-            realm: under_realm,
+            protected: under_realm,
             ..Default::default()
         },
     )?;
@@ -174,20 +175,21 @@ pub async fn create_project(ctx: &Ctx<'_>, req: ProjectCreate) -> Result<Project
 async fn load_project(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<ProjectView> {
     let id = id.to_string();
     let realm = ctx.state.realm.clone();
+    let caller_domain = ctx.domain_id().to_string();
     let (view, in_realm) = ctx
         .state
         .store
         .run(move |c| {
             let project = found(store::get_project(c, &id)?, "project", &id)?;
             let tags = store::project_tags(c, &id)?;
-            let in_realm = reach::project_in_realm(c, &realm, &id)?;
+            let in_realm = Reach::load(c, &realm, &caller_domain)?.project_protected(c, &id)?;
             Ok((ProjectView { project, tags }, in_realm))
         })
         .await?;
     ctx.enforce(
         action,
         Target {
-            realm: in_realm,
+            protected: in_realm,
             ..project_target(&view.project)
         },
     )?;

@@ -7,6 +7,7 @@ use super::DbConnection;
 use crate::error::Result;
 
 pub const FACT_ADMIN_PROJECT_ID: &str = "admin_project_id";
+pub const FACT_ADMIN_USER_ID: &str = "admin_user_id";
 pub const FACT_BOOTSTRAPPED_AT: &str = "bootstrapped_at";
 
 pub fn get_fact(conn: &mut DbConnection, name: &str) -> Result<Option<String>> {

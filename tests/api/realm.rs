@@ -512,3 +512,158 @@ both_backends!(concurrent_attempts_on_the_realm_all_fail, |app| {
         .await;
     assert_eq!(t.status.as_u16(), 401);
 });
+
+both_backends!(
+    default_principals_reaching_other_domains_are_out_of_reach,
+    |app| {
+        let h = helpdesk(&app).await;
+        let c = customer(&app, "client").await;
+        // The operator's support group lives in Default and reads the client's domain.
+        let g = app
+            .post(
+                "/v3/groups",
+                &app.admin_token,
+                json!({"group": {"name": "support-staff", "domain_id": "default"}}),
+            )
+            .await
+            .expect(201);
+        let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+        let reader = app.role_id("reader").await;
+        app.put(
+            &format!(
+                "/v3/OS-INHERIT/domains/{}/groups/{gid}/roles/{reader}/inherited_to_projects",
+                c.domain_id
+            ),
+            &app.admin_token,
+        )
+        .await
+        .expect(204);
+        app.put(&format!("/v3/groups/{gid}/users/{}", h.user_id), &h.token)
+            .await
+            .expect(403);
+        // A Default user who manages the client's project.
+        let agent = create_user(&app, "default", "agent").await;
+        grant(&app, &c.project_id, &agent, "manager").await;
+        app.patch(
+            &format!("/v3/users/{agent}"),
+            &h.token,
+            json!({"user": {"password": "Taken-Over-1"}}),
+        )
+        .await
+        .expect(403);
+        app.delete(&format!("/v3/users/{agent}"), &h.token)
+            .await
+            .expect(403);
+    }
+);
+
+both_backends!(projects_holding_service_grants_are_protected, |app| {
+    let h = helpdesk(&app).await;
+    let service = create_project(&app, "default", "service").await;
+    let nova = create_user(&app, "default", "nova").await;
+    grant(&app, &service, &nova, "service").await;
+    let member = app.role_id("member").await;
+    app.put(
+        &format!("/v3/projects/{service}/users/{}/roles/{member}", h.user_id),
+        &h.token,
+    )
+    .await
+    .expect(403);
+    let p = format!("/v3/projects/{service}");
+    app.patch(&p, &h.token, json!({"project": {"enabled": false}}))
+        .await
+        .expect(403);
+    app.delete(&p, &h.token).await.expect(403);
+    // The service user itself is out of reach too.
+    app.patch(
+        &format!("/v3/users/{nova}"),
+        &h.token,
+        json!({"user": {"enabled": false}}),
+    )
+    .await
+    .expect(403);
+});
+
+both_backends!(
+    application_credential_tokens_see_only_their_own_keys,
+    |app| {
+        let a = customer(&app, "acme").await;
+        let ec2 = format!("/v3/users/{}/credentials/OS-EC2", a.member_id);
+        let r = app
+            .post(&ec2, &a.member_token, json!({"tenant_id": a.project_id}))
+            .await
+            .expect(201);
+        let access = r.body["credential"]["access"].as_str().unwrap().to_string();
+        for unrestricted in [false, true] {
+            let name = format!("ci-{unrestricted}");
+            let r = app
+                .post(
+                    &format!("/v3/users/{}/application_credentials", a.member_id),
+                    &a.member_token,
+                    json!({"application_credential": {"name": name, "secret": "ci-secret-value",
+                    "unrestricted": unrestricted}}),
+                )
+                .await
+                .expect(201);
+            let ac = r.body["application_credential"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let t = app
+                .auth(
+                    json!({"auth": {"identity": {"methods": ["application_credential"],
+                "application_credential": {"id": ac, "secret": "ci-secret-value"}}}}),
+                )
+                .await
+                .expect(201)
+                .header("x-subject-token")
+                .unwrap();
+            let listed = app.get("/v3/credentials", &t).await.expect(200);
+            assert!(
+                !listed.body.to_string().contains(&access),
+                "{}",
+                listed.body
+            );
+            let listed = app.get(&ec2, &t).await.expect(200);
+            assert!(!listed.body.to_string().contains(&access));
+            let one = app.get(&format!("{ec2}/{access}"), &t).await;
+            assert_eq!(one.status.as_u16(), 403, "{}", one.body);
+        }
+    }
+);
+
+both_backends!(bootstrap_never_adopts_another_users_name, |app| {
+    let h = helpdesk(&app).await;
+    app.patch(
+        &format!("/v3/users/{}", app.admin_user_id),
+        &app.admin_token,
+        json!({"user": {"name": "root"}}),
+    )
+    .await
+    .expect(200);
+    // The manager plants an "admin" user and waits for the operator to re-run bootstrap.
+    let r = app
+        .post(
+            "/v3/users",
+            &h.token,
+            json!({"user": {"name": "admin", "domain_id": "default", "password": PW}}),
+        )
+        .await
+        .expect(201);
+    let planted = r.body["user"]["id"].as_str().unwrap().to_string();
+    let err = ironstone::bootstrap::run(
+        &app.state,
+        ironstone::bootstrap::Options::default(),
+        chrono::Utc::now(),
+    )
+    .await;
+    assert!(err.is_err());
+    let roles = app
+        .get(
+            &format!("/v3/role_assignments?user.id={planted}"),
+            &app.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(roles.body["role_assignments"], json!([]));
+});

@@ -16,5 +16,18 @@ WHERE p.domain_id = 'default'
 ORDER BY CASE WHEN p.name = 'admin' THEN 0 ELSE 1 END, p.created_at
 LIMIT 1;
 
+-- Its administrator: the Default-domain user holding `admin` there, preferring the one named
+-- "admin". Bootstrap adopts no other existing user afterwards.
+INSERT INTO system_facts (name, value)
+SELECT 'admin_user_id', u.id
+FROM users u
+JOIN role_assignments a ON a.actor_type = 'user' AND a.actor_id = u.id
+    AND a.target_type = 'project' AND a.inherited = FALSE
+JOIN roles r ON r.id = a.role_id AND r.name = 'admin' AND r.domain_id IS NULL
+JOIN system_facts f ON f.name = 'admin_project_id' AND f.value = a.target_id
+WHERE u.domain_id = 'default'
+ORDER BY CASE WHEN u.name = 'admin' THEN 0 ELSE 1 END, u.created_at
+LIMIT 1;
+
 INSERT INTO system_facts (name, value)
 SELECT 'bootstrapped_at', 'before-migration' FROM domains WHERE id = 'default';
