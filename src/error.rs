@@ -115,8 +115,45 @@ impl From<diesel::result::Error> for Error {
             diesel::result::Error::NotFound => {
                 Error::NotFoundMsg("Could not find the requested resource.".into())
             }
+            other if is_unavailable(&other) => {
+                tracing::warn!(error = %other, "database unavailable");
+                Error::Unavailable(
+                    "The identity store is not reachable right now; try again shortly.".into(),
+                )
+            }
             other => Error::Internal(format!("database: {other}")),
         }
+    }
+}
+
+/// True for failures of the database or of the connection to it, not of the request: a closed
+/// or refused connection, a server shutting down or starting up, a serialization failure or
+/// deadlock that was not retried. They answer 503 (try again), never 500.
+fn is_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+    match e {
+        E::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => true,
+        E::DatabaseError(Kind::SerializationFailure, _) => true,
+        E::DatabaseError(_, info) => {
+            let m = info.message().to_ascii_lowercase();
+            [
+                "server closed the connection",
+                "terminating connection",
+                "connection refused",
+                "could not connect",
+                "no connection to the server",
+                "connection to server",
+                "the database system is",
+                "deadlock detected",
+                "could not serialize access",
+                "ssl connection has been closed",
+                "database is locked",
+            ]
+            .iter()
+            .any(|needle| m.contains(needle))
+        }
+        E::BrokenTransactionManager => true,
+        _ => false,
     }
 }
 

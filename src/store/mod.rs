@@ -77,15 +77,23 @@ pub struct Manager {
     address: String,
 }
 
+/// A pooled connection plus what this process learned about it: a connection that failed with a
+/// connection-class error is `broken` and leaves the pool on check-in instead of failing the next
+/// request too. This replaces a test query on every checkout.
+pub struct PoolConn {
+    pub conn: DbConnection,
+    pub broken: bool,
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = PoolConn;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match self.backend {
+    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        let conn = match self.backend {
             Backend::Postgres => diesel::PgConnection::establish(&self.address)
                 .map(DbConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(r2d2::Error::ConnectionError)?,
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.address)
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -96,23 +104,39 @@ impl ManageConnection for Manager {
                      PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
+                DbConnection::Sqlite(conn)
             }
-        }
+        };
+        Ok(PoolConn {
+            conn,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
+    /// Only called if `test_on_check_out` is set, which it is not: see `has_broken`.
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), r2d2::Error> {
+        conn.conn
+            .batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.broken || std::thread::panicking() || conn.conn.is_broken()
     }
 }
 
 pub type Pool = r2d2::Pool<Manager>;
 pub type Conn = r2d2::PooledConnection<Manager>;
+
+/// How long a request waits for a connection when the pool has none at all (the database is
+/// down or was never reached): a 503 must come fast, not after a long hang.
+const CHECKOUT_WHEN_DOWN: Duration = Duration::from_millis(250);
+/// How long a request waits for a busy pool whose connections work.
+const CHECKOUT_WHEN_BUSY: Duration = Duration::from_secs(5);
+/// r2d2 retries a failed connect with a back-off capped at half of this: it bounds how long the
+/// service stays down after the database answers again.
+const POOL_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A handle on the database: a connection pool plus the backend it talks to.
 #[derive(Clone)]
@@ -122,6 +146,8 @@ pub struct Store {
     /// SQLite has one writer. A deferred transaction that reads and then writes while another
     /// holds the write lock fails at once with "database is locked" (waiting could deadlock), so
     /// this process runs its SQLite write transactions one at a time. PostgreSQL needs no such thing.
+    /// Writers take their turn before they take a pooled connection, so that writers waiting in
+    /// line never hold the connections readers need.
     sqlite_writer: Arc<Mutex<()>>,
 }
 
@@ -150,65 +176,135 @@ impl Store {
                 crate::config::redact_url(url)
             ))
         })?;
+        Ok(Store::with_manager(manager, pool_size))
+    }
+
+    /// A store whose database may not answer yet (nothing is checked): requests answer 503
+    /// until it does.
+    pub fn connect_lazily(url: &str, pool_size: u32) -> Result<Store> {
+        let (backend, address) = Backend::from_url(url)?;
+        Ok(Store::with_manager(Manager { backend, address }, pool_size))
+    }
+
+    fn with_manager(manager: Manager, pool_size: u32) -> Store {
+        let backend = manager.backend;
         let pool = r2d2::Pool::builder()
             .max_size(if backend == Backend::Sqlite {
                 pool_size.min(4)
             } else {
                 pool_size
             })
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(POOL_CONNECT_TIMEOUT)
+            // No `SELECT 1` per checkout: a connection that fails is marked broken instead.
+            .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Store {
+        Store {
             pool,
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
-        })
+        }
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// A pooled connection. Fast when the database is unreachable (no live connection in the
+    /// pool): 503 after `CHECKOUT_WHEN_DOWN`. A pool that is merely busy is waited for longer.
     pub fn conn(&self) -> Result<Conn> {
-        Ok(self.pool.get()?)
+        match self.pool.get_timeout(CHECKOUT_WHEN_DOWN) {
+            Ok(c) => Ok(c),
+            Err(e) if self.pool.state().connections == 0 => Err(e.into()),
+            Err(_) => Ok(self.pool.get_timeout(CHECKOUT_WHEN_BUSY)?),
+        }
     }
 
     /// Runs `f` with a connection on the blocking pool, so that async handlers never block.
+    /// For reads: when the connection turns out to be broken (the database closed it, e.g. after
+    /// a restart), `f` runs once more on a fresh connection.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T> + Clone + Send + 'static,
     {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = store.conn()?;
-            f(&mut conn)
+            let retry = f.clone();
+            let mut pc = store.conn()?;
+            match f(&mut pc.conn) {
+                // Only a connection-class failure becomes `Unavailable` inside `f`: this
+                // connection must not serve another request, and a fresh one may well work.
+                Err(Error::Unavailable(reason)) => {
+                    tracing::debug!(%reason, "database connection lost; retrying once");
+                    pc.broken = true;
+                    drop(pc);
+                    let mut pc = store.conn()?;
+                    let out = retry(&mut pc.conn);
+                    pc.broken = matches!(out, Err(Error::Unavailable(_)));
+                    out
+                }
+                other => other,
+            }
         })
         .await
         .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
     }
 
-    /// Runs `f` in one transaction: all of it is written or none.
+    /// Runs `f` in one transaction: all of it is written or none. A connection found broken
+    /// when the transaction begins (nothing done yet) is replaced once; a failure after that is
+    /// not retried (`f` may have run) and answers 503.
     pub async fn tx<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
     {
-        let writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.clone());
-        self.run(move |conn| {
+        use diesel::connection::TransactionManager;
+        type Tm = <DbConnection as Connection>::TransactionManager;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
             // A poisoned lock only means another writer panicked; the database rolled it back.
-            let _turn = writer
-                .as_ref()
-                .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
-            conn.transaction(f)
+            let _turn = (store.backend == Backend::Sqlite)
+                .then(|| store.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut pc = store.conn()?;
+            if let Err(e) = Tm::begin_transaction(&mut pc.conn) {
+                let e = Error::from(e);
+                if !matches!(e, Error::Unavailable(_)) {
+                    return Err(e);
+                }
+                pc.broken = true;
+                drop(pc);
+                pc = store.conn()?;
+                if let Err(e) = Tm::begin_transaction(&mut pc.conn) {
+                    pc.broken = true;
+                    return Err(e.into());
+                }
+            }
+            let out = match f(&mut pc.conn) {
+                Ok(v) => Tm::commit_transaction(&mut pc.conn)
+                    .map(|()| v)
+                    .map_err(Error::from),
+                Err(e) => match Tm::rollback_transaction(&mut pc.conn) {
+                    Ok(()) => Err(e),
+                    Err(rollback) => {
+                        tracing::debug!(error = %rollback, "rollback failed");
+                        pc.broken = true;
+                        Err(e)
+                    }
+                },
+            };
+            if matches!(out, Err(Error::Unavailable(_))) {
+                pc.broken = true;
+            }
+            out
         })
         .await
+        .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
     }
 
     /// Applies pending migrations; returns how many ran.
     pub fn migrate(&self) -> Result<usize> {
         let mut conn = self.conn()?;
-        let ran = match &mut *conn {
+        let ran = match &mut conn.conn {
             DbConnection::Postgresql(c) => c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.len()),
@@ -220,7 +316,7 @@ impl Store {
     /// True when the schema is migrated and bootstrap has run (the Default domain exists).
     pub fn is_initialized(&self) -> Result<bool> {
         let mut conn = self.conn()?;
-        let pending = match &mut *conn {
+        let pending = match &mut conn.conn {
             DbConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
             DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
         }
@@ -228,7 +324,7 @@ impl Store {
         if pending {
             return Ok(false);
         }
-        Ok(get_domain(&mut conn, crate::resource::DEFAULT_DOMAIN_ID)?.is_some())
+        Ok(get_domain(&mut conn.conn, crate::resource::DEFAULT_DOMAIN_ID)?.is_some())
     }
 
     pub async fn ping(&self) -> Result<()> {
