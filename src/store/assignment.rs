@@ -62,6 +62,18 @@ pub fn update_role(conn: &mut DbConnection, r: &Role) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the role as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the role as written.
+pub fn patch_role(conn: &mut DbConnection, base: &Role, new: &Role) -> Result<Role> {
+    super::lock_row(conn, "roles", &new.id)?;
+    let current = get_role(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("role", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; name, description);
+    update_role(conn, &merged)?;
+    Ok(merged)
+}
+
 /// Deletes a role; its assignments, implications and application-credential grants cascade.
 pub fn delete_role(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(roles::table.find(id)).execute(conn)?;
@@ -110,12 +122,14 @@ pub fn insert_implied_role(conn: &mut DbConnection, prior: &str, implied: &str) 
     if implied_role_exists(conn, prior, implied)? {
         return Ok(());
     }
-    diesel::insert_into(implied_roles::table)
-        .values((
-            implied_roles::prior_role_id.eq(prior),
-            implied_roles::implied_role_id.eq(implied),
-        ))
-        .execute(conn)?;
+    super::insert_once(conn, |c| {
+        diesel::insert_into(implied_roles::table)
+            .values((
+                implied_roles::prior_role_id.eq(prior),
+                implied_roles::implied_role_id.eq(implied),
+            ))
+            .execute(c)
+    })?;
     Ok(())
 }
 
@@ -149,9 +163,11 @@ pub fn assignment_exists(conn: &mut DbConnection, a: &Assignment) -> Result<bool
 /// Grants `a`; granting what is already granted changes nothing.
 pub fn insert_assignment(conn: &mut DbConnection, a: &Assignment) -> Result<()> {
     if !assignment_exists(conn, a)? {
-        diesel::insert_into(role_assignments::table)
-            .values(a)
-            .execute(conn)?;
+        super::insert_once(conn, |c| {
+            diesel::insert_into(role_assignments::table)
+                .values(a)
+                .execute(c)
+        })?;
     }
     Ok(())
 }

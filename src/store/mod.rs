@@ -353,6 +353,98 @@ pub(crate) fn on_conflict(
     }
 }
 
+/// Locks the row `id` of `table` until the transaction ends, so that a read-modify-write inside
+/// it cannot lose a concurrent change. PostgreSQL: `SELECT ... FOR UPDATE`. SQLite: nothing to
+/// do, this process runs its write transactions one at a time (`Store::tx`) and a transaction
+/// reads what the previous one committed.
+pub(crate) fn lock_row(conn: &mut DbConnection, table: &'static str, id: &str) -> Result<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        // `table` is one of this module's own table names, never input.
+        diesel::sql_query(format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"))
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Applies the change a request made (`$base` as it read the row, `$new` as it wants it) to the
+/// row as it is now (`$current`, read with the row locked): only the attributes the request
+/// changed are written, so a concurrent change of others is kept. `extra` (a JSON object) is
+/// merged key by key.
+macro_rules! merge_changes {
+    ($current:expr, $base:expr, $new:expr; $($field:ident),+) => {{
+        let mut merged = $current;
+        $(
+            if $new.$field != $base.$field {
+                merged.$field = $new.$field.clone();
+            }
+        )+
+        merged.extra = $crate::store::merge_extra_change(&merged.extra, &$base.extra, &$new.extra);
+        merged
+    }};
+}
+pub(crate) use merge_changes;
+
+/// Three-way merge of a JSON object kept as text: the keys `new` changed relative to `base` are
+/// set (or removed) on `current`; everything else of `current` stays.
+pub(crate) fn merge_extra_change(current: &str, base: &str, new: &str) -> String {
+    use serde_json::{Map, Value};
+    if base == new {
+        return current.to_string();
+    }
+    let parse = |s: &str| serde_json::from_str::<Map<String, Value>>(s).ok();
+    let (Some(mut cur), Some(base), Some(new)) = (parse(current), parse(base), parse(new)) else {
+        return new.to_string();
+    };
+    for (k, v) in &new {
+        if base.get(k) != Some(v) {
+            cur.insert(k.clone(), v.clone());
+        }
+    }
+    for k in base.keys() {
+        if !new.contains_key(k) {
+            cur.remove(k);
+        }
+    }
+    Value::Object(cur).to_string()
+}
+
+/// Runs one insert in a savepoint: inserting a row that exists already (a concurrent identical
+/// request got there first) is not an error. True when this call inserted it.
+pub(crate) fn insert_once(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
+) -> Result<bool> {
+    match conn.transaction(insert) {
+        Ok(n) => Ok(n > 0),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Largest number of values bound in one `IN (...)` list; well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters, leaving room for the rest of the query.
+pub(crate) const MAX_IN_LIST: usize = 10_000;
+
+/// Runs `query` over `ids` in chunks that stay under the bind-parameter limits, concatenating
+/// the rows. Only for queries whose order does not matter or that the caller sorts again.
+pub(crate) fn chunked<T>(
+    ids: &[String],
+    mut query: impl FnMut(&[String]) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    if ids.len() <= MAX_IN_LIST {
+        return query(ids);
+    }
+    let mut out = Vec::new();
+    for chunk in ids.chunks(MAX_IN_LIST) {
+        out.extend(query(chunk)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
