@@ -220,8 +220,10 @@ impl Store {
     }
 
     /// Runs `f` with a connection on the blocking pool, so that async handlers never block.
-    /// For reads: when the connection turns out to be broken (the database closed it, e.g. after
-    /// a restart), `f` runs once more on a fresh connection.
+    /// For reads: when the connection turns out to be broken (the database closed it, e.g. a
+    /// restart or a killed backend), `f` runs again on another connection. Broken connections
+    /// fail at once and leave the pool, so this tries at most once per pooled connection plus
+    /// one fresh connection: after a restart every idle connection is dead, not just one.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -229,21 +231,23 @@ impl Store {
     {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let retry = f.clone();
-            let mut pc = store.conn()?;
-            match f(&mut pc.conn) {
-                // Only a connection-class failure becomes `Unavailable` inside `f`: this
-                // connection must not serve another request, and a fresh one may well work.
-                Err(Error::Unavailable(reason)) => {
-                    tracing::debug!(%reason, "database connection lost; retrying once");
-                    pc.broken = true;
-                    drop(pc);
-                    let mut pc = store.conn()?;
-                    let out = retry(&mut pc.conn);
-                    pc.broken = matches!(out, Err(Error::Unavailable(_)));
-                    out
+            let attempts = store.pool.max_size() + 1;
+            let mut attempt = 1;
+            loop {
+                let mut pc = store.conn()?;
+                match f.clone()(&mut pc.conn) {
+                    // Only a connection-class failure becomes `Unavailable` inside `f`: this
+                    // connection must not serve another request, and another one may work.
+                    Err(Error::Unavailable(reason)) => {
+                        pc.broken = true;
+                        if attempt >= attempts {
+                            return Err(Error::Unavailable(reason));
+                        }
+                        tracing::debug!(%reason, attempt, "database connection lost; retrying");
+                        attempt += 1;
+                    }
+                    other => return other,
                 }
-                other => other,
             }
         })
         .await
@@ -251,8 +255,8 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: all of it is written or none. A connection found broken
-    /// when the transaction begins (nothing done yet) is replaced once; a failure after that is
-    /// not retried (`f` may have run) and answers 503.
+    /// when the transaction begins (nothing done yet) is replaced; a failure after that is not
+    /// retried (`f` is consumed and a failed COMMIT may have landed) and answers 503.
     pub async fn tx<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -265,20 +269,24 @@ impl Store {
             // A poisoned lock only means another writer panicked; the database rolled it back.
             let _turn = (store.backend == Backend::Sqlite)
                 .then(|| store.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner()));
-            let mut pc = store.conn()?;
-            if let Err(e) = Tm::begin_transaction(&mut pc.conn) {
-                let e = Error::from(e);
-                if !matches!(e, Error::Unavailable(_)) {
-                    return Err(e);
+            // As in `run`: nothing has been done when BEGIN fails, so another connection is safe.
+            let attempts = store.pool.max_size() + 1;
+            let mut attempt = 1;
+            let mut pc = loop {
+                let mut pc = store.conn()?;
+                match Tm::begin_transaction(&mut pc.conn).map_err(Error::from) {
+                    Ok(()) => break pc,
+                    Err(Error::Unavailable(reason)) if attempt < attempts => {
+                        tracing::debug!(%reason, attempt, "database connection lost; retrying");
+                        pc.broken = true;
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        pc.broken = matches!(e, Error::Unavailable(_));
+                        return Err(e);
+                    }
                 }
-                pc.broken = true;
-                drop(pc);
-                pc = store.conn()?;
-                if let Err(e) = Tm::begin_transaction(&mut pc.conn) {
-                    pc.broken = true;
-                    return Err(e.into());
-                }
-            }
+            };
             let out = match f(&mut pc.conn) {
                 Ok(v) => Tm::commit_transaction(&mut pc.conn)
                     .map(|()| v)

@@ -7,6 +7,7 @@ mod access_keys;
 mod auth;
 mod auth_rules;
 mod concurrency;
+mod db_failures;
 mod foundation;
 mod management;
 mod policy;
