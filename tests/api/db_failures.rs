@@ -144,3 +144,23 @@ async fn a_database_that_refuses_connections_answers_503_fast_and_service_return
     }
     println!("service back {:?} after the database", back.elapsed());
 }
+
+#[actix_web::test]
+async fn a_store_error_while_computing_roles_is_not_an_invalid_token() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (db, _) = cluster(&app);
+    let subject = app.password_token("admin", ADMIN_PASSWORD, "admin").await;
+    app.validate(&subject).await.expect(200);
+    // The user, its domain and its project still read fine; the roles cannot be read.
+    let url = app.state.config.database_url();
+    let mut c = PgConnection::establish(&url).unwrap();
+    c.batch_execute("ALTER TABLE role_assignments RENAME TO role_assignments_away")
+        .unwrap();
+    let r = app.validate(&subject).await;
+    c.batch_execute("ALTER TABLE role_assignments_away RENAME TO role_assignments")
+        .unwrap();
+    let s = r.status.as_u16();
+    assert!(s >= 500, "{db}: a store failure answered {s}: {}", r.body);
+    assert!(!r.body.to_string().contains("Failed to validate token"));
+    app.validate(&subject).await.expect(200);
+}
