@@ -89,6 +89,18 @@ pub struct RoleFilter {
 }
 
 pub fn list_roles(conn: &mut DbConnection, f: &RoleFilter) -> Result<Vec<Role>> {
+    let each = |ids| RoleFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        None,
+        |ids| list_roles(conn, &each(ids)),
+        |r| r.name.clone(),
+    ) {
+        return rows;
+    }
     let mut q = roles::table.select(Role::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, roles::name, name);
@@ -104,6 +116,15 @@ pub fn list_roles(conn: &mut DbConnection, f: &RoleFilter) -> Result<Vec<Role>> 
 }
 
 pub fn roles_by_ids(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Role>> {
+    let all = ids.to_vec();
+    if let Some(rows) = super::list_in_chunks(
+        Some(&all),
+        None,
+        |ids| roles_by_ids(conn, &ids),
+        |r| r.name.clone(),
+    ) {
+        return rows;
+    }
     Ok(roles::table
         .filter(roles::id.eq_any(ids))
         .select(Role::as_select())
@@ -212,6 +233,58 @@ pub struct AssignmentFilter {
 }
 
 pub fn list_assignments(conn: &mut DbConnection, f: &AssignmentFilter) -> Result<Vec<Assignment>> {
+    // One long id list at a time; the call per chunk handles the next one.
+    let order = |a: &Assignment| {
+        (
+            a.actor_type.clone(),
+            a.actor_id.clone(),
+            a.target_id.clone(),
+            a.role_id.clone(),
+        )
+    };
+    let chunked = super::list_in_chunks(
+        f.actor_ids.as_ref(),
+        None,
+        |ids| {
+            let each = AssignmentFilter {
+                actor_ids: Some(ids),
+                ..f.clone()
+            };
+            list_assignments(conn, &each)
+        },
+        order,
+    )
+    .or_else(|| {
+        super::list_in_chunks(
+            f.target_ids.as_ref(),
+            None,
+            |ids| {
+                let each = AssignmentFilter {
+                    target_ids: Some(ids),
+                    ..f.clone()
+                };
+                list_assignments(conn, &each)
+            },
+            order,
+        )
+    })
+    .or_else(|| {
+        super::list_in_chunks(
+            f.role_ids.as_ref(),
+            None,
+            |ids| {
+                let each = AssignmentFilter {
+                    role_ids: Some(ids),
+                    ..f.clone()
+                };
+                list_assignments(conn, &each)
+            },
+            order,
+        )
+    });
+    if let Some(rows) = chunked {
+        return rows;
+    }
     let mut q = role_assignments::table
         .select(Assignment::as_select())
         .into_boxed();

@@ -193,6 +193,18 @@ pub struct UserFilter {
 }
 
 pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> {
+    let each = |ids| UserFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        f.limit,
+        |ids| list_users(conn, &each(ids)),
+        |u| u.id.clone(),
+    ) {
+        return rows;
+    }
     let mut q = users::table.select(User::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, users::name, name);
@@ -335,6 +347,18 @@ pub struct GroupFilter {
 }
 
 pub fn list_groups(conn: &mut DbConnection, f: &GroupFilter) -> Result<Vec<Group>> {
+    let each = |ids| GroupFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        None,
+        |ids| list_groups(conn, &each(ids)),
+        |g| g.name.clone(),
+    ) {
+        return rows;
+    }
     let mut q = groups::table.select(Group::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, groups::name, name);

@@ -437,20 +437,31 @@ pub(crate) fn insert_once(
 /// PostgreSQL's 65,535 bind parameters, leaving room for the rest of the query.
 pub(crate) const MAX_IN_LIST: usize = 10_000;
 
-/// Runs `query` over `ids` in chunks that stay under the bind-parameter limits, concatenating
-/// the rows. Only for queries whose order does not matter or that the caller sorts again.
-pub(crate) fn chunked<T>(
-    ids: &[String],
-    mut query: impl FnMut(&[String]) -> Result<Vec<T>>,
-) -> Result<Vec<T>> {
-    if ids.len() <= MAX_IN_LIST {
-        return query(ids);
-    }
-    let mut out = Vec::new();
+/// Lists by an id list too long for one `IN (...)`: `list` runs once per chunk of distinct ids
+/// (with the filter's other conditions, its order and its limit), and the rows are merged in the
+/// list's order (`key`) and cut at `limit`. `None` when `ids` fits one query: list as usual.
+pub(crate) fn list_in_chunks<T, K: Ord>(
+    ids: Option<&Vec<String>>,
+    limit: Option<i64>,
+    mut list: impl FnMut(Vec<String>) -> Result<Vec<T>>,
+    key: impl Fn(&T) -> K,
+) -> Option<Result<Vec<T>>> {
+    let ids = ids.filter(|ids| ids.len() > MAX_IN_LIST)?;
+    let mut ids = ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows = Vec::new();
     for chunk in ids.chunks(MAX_IN_LIST) {
-        out.extend(query(chunk)?);
+        match list(chunk.to_vec()) {
+            Ok(r) => rows.extend(r),
+            Err(e) => return Some(Err(e)),
+        }
     }
-    Ok(out)
+    rows.sort_by_key(|r| key(r));
+    if let Some(limit) = limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+    }
+    Some(Ok(rows))
 }
 
 #[cfg(test)]

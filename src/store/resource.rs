@@ -70,6 +70,18 @@ pub struct DomainFilter {
 }
 
 pub fn list_domains(conn: &mut DbConnection, f: &DomainFilter) -> Result<Vec<Domain>> {
+    let each = |ids| DomainFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        None,
+        |ids| list_domains(conn, &each(ids)),
+        |d| d.name.clone(),
+    ) {
+        return rows;
+    }
     let mut q = domains::table.select(Domain::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, domains::name, name);
@@ -184,6 +196,18 @@ pub struct ProjectFilter {
 }
 
 pub fn list_projects(conn: &mut DbConnection, f: &ProjectFilter) -> Result<Vec<Project>> {
+    let each = |ids| ProjectFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        f.limit,
+        |ids| list_projects(conn, &each(ids)),
+        |p| p.id.clone(),
+    ) {
+        return rows;
+    }
     let mut q = projects::table.select(Project::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, projects::name, name);

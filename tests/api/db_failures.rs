@@ -164,3 +164,38 @@ async fn a_store_error_while_computing_roles_is_not_an_invalid_token() {
     assert!(!r.body.to_string().contains("Failed to validate token"));
     app.validate(&subject).await.expect(200);
 }
+
+crate::both_backends!(no_in_list_exceeds_the_bind_parameter_limit, |app| {
+    use ironstone::store::{self, AssignmentFilter, UserFilter};
+    // More ids than either backend binds in one query (SQLite 32,766, PostgreSQL 65,535),
+    // with a real one among them.
+    let mut ids: Vec<String> = (0..70_000).map(|i| format!("missing-{i:05}")).collect();
+    ids.push(app.admin_user_id.clone());
+    let (users, grants) = app
+        .state
+        .store
+        .run(move |c| {
+            let users = store::list_users(
+                c,
+                &UserFilter {
+                    ids: Some(ids.clone()),
+                    limit: Some(5),
+                    ..Default::default()
+                },
+            )?;
+            let grants = store::list_assignments(
+                c,
+                &AssignmentFilter {
+                    actor_ids: Some(ids.clone()),
+                    target_ids: Some(ids),
+                    ..Default::default()
+                },
+            )?;
+            Ok((users, grants))
+        })
+        .await
+        .expect("a long id list is a list, not an error");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].id, app.admin_user_id);
+    assert!(grants.is_empty());
+});
