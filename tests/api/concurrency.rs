@@ -254,3 +254,46 @@ both_backends!(identical_access_rules_at_once_are_stored_once, |app| {
         .expect(200);
     assert_eq!(rules.body["access_rules"].as_array().unwrap().len(), 1);
 });
+
+/// SQLite: writers wait for their turn before they take a pooled connection, so a queue of
+/// writers behind a slow one leaves the connections to readers.
+#[actix_web::test]
+async fn sqlite_readers_are_not_starved_by_queued_writers() {
+    use std::time::{Duration, Instant};
+    let app = spawn_app(Backend::Sqlite).await;
+    let store = app.state.store.clone();
+    let slow = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .tx(|_| {
+                    std::thread::sleep(Duration::from_millis(1500));
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.tx(|_| Ok(())).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let n = store
+        .run(|c| Ok(ironstone::store::list_domains(c, &Default::default())?.len()))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(n >= 1);
+    assert!(
+        waited < Duration::from_millis(500),
+        "a read waited {waited:?} behind queued writers"
+    );
+    slow.await.unwrap().unwrap();
+    for q in queued {
+        q.await.unwrap().unwrap();
+    }
+}
