@@ -201,6 +201,58 @@ mod tests {
         }
     }
 
+    struct Info(&'static str);
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn database_failures_are_unavailable_not_internal() {
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        let db = |kind, msg| Error::from(D::DatabaseError(kind, Box::new(Info(msg))));
+        for e in [
+            db(
+                K::ClosedConnection,
+                "server closed the connection unexpectedly",
+            ),
+            db(K::UnableToSendCommand, "no connection to the server"),
+            db(K::SerializationFailure, "could not serialize access"),
+            db(
+                K::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db(K::Unknown, "the database system is shutting down"),
+            db(K::Unknown, "deadlock detected"),
+            Error::from(D::BrokenTransactionManager),
+        ] {
+            assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let e = db(K::Unknown, "relation \"users\" does not exist");
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        assert!(matches!(Error::from(D::NotFound), Error::NotFoundMsg(_)));
+    }
+
     #[test]
     fn internal_detail_is_never_rendered() {
         let body = Error::internal("password=hunter2 at db").body();

@@ -190,11 +190,16 @@ pub fn update_endpoint(conn: &mut DbConnection, e: &Endpoint) -> Result<()> {
 /// Writes the change from `base` (what the caller read) to `new` onto the endpoint as it is now,
 /// with its row locked: attributes the caller did not change keep any concurrent update.
 /// Returns the endpoint as written.
-pub fn patch_endpoint(conn: &mut DbConnection, base: &Endpoint, new: &Endpoint) -> Result<Endpoint> {
+pub fn patch_endpoint(
+    conn: &mut DbConnection,
+    base: &Endpoint,
+    new: &Endpoint,
+) -> Result<Endpoint> {
     super::lock_row(conn, "endpoints", &new.id)?;
     let current = get_endpoint(conn, &new.id)?
         .ok_or_else(|| crate::error::Error::not_found("endpoint", new.id.clone()))?;
-    let merged = super::merge_changes!(current, base, new; service_id, region_id, interface, url, enabled);
+    let merged =
+        super::merge_changes!(current, base, new; service_id, region_id, interface, url, enabled);
     update_endpoint(conn, &merged)?;
     Ok(merged)
 }

@@ -217,11 +217,16 @@ pub fn update_credential(conn: &mut DbConnection, c: &Credential) -> Result<()> 
 /// Writes the change from `base` (what the caller read) to `new` onto the credential as it is now,
 /// with its row locked: attributes the caller did not change keep any concurrent update.
 /// Returns the credential as written.
-pub fn patch_credential(conn: &mut DbConnection, base: &Credential, new: &Credential) -> Result<Credential> {
+pub fn patch_credential(
+    conn: &mut DbConnection,
+    base: &Credential,
+    new: &Credential,
+) -> Result<Credential> {
     super::lock_row(conn, "credentials", &new.id)?;
     let current = get_credential(conn, &new.id)?
         .ok_or_else(|| crate::error::Error::not_found("credential", new.id.clone()))?;
-    let merged = super::merge_changes!(current, base, new; project_id, type_, encrypted_blob, key_hash);
+    let merged =
+        super::merge_changes!(current, base, new; project_id, type_, encrypted_blob, key_hash);
     update_credential(conn, &merged)?;
     Ok(merged)
 }

@@ -267,8 +267,12 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             // A poisoned lock only means another writer panicked; the database rolled it back.
-            let _turn = (store.backend == Backend::Sqlite)
-                .then(|| store.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner()));
+            let _turn = (store.backend == Backend::Sqlite).then(|| {
+                store
+                    .sqlite_writer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            });
             // As in `run`: nothing has been done when BEGIN fails, so another connection is safe.
             let attempts = store.pool.max_size() + 1;
             let mut attempt = 1;
@@ -482,6 +486,53 @@ mod tests {
             Backend::from_url("sqlite:///tmp/x.db").unwrap(),
             (Backend::Sqlite, "/tmp/x.db".into())
         );
+    }
+
+    #[tokio::test]
+    async fn a_pool_that_cannot_connect_answers_unavailable_fast() {
+        // Nothing listens on port 1: every connect is refused.
+        let store = Store::connect_lazily("postgres://postgres@127.0.0.1:1/none", 4).unwrap();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let read = store.run(|_| Ok(())).await;
+            let write = store.tx(|_| Ok(())).await;
+            let took = started.elapsed();
+            assert!(matches!(read, Err(Error::Unavailable(_))), "{read:?}");
+            assert!(matches!(write, Err(Error::Unavailable(_))), "{write:?}");
+            assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+        }
+    }
+
+    #[test]
+    fn list_in_chunks_merges_in_order_and_limit() {
+        let ids: Vec<String> = (0..25_000).rev().map(|i| format!("{i:06}")).collect();
+        let mut calls = 0;
+        let rows = list_in_chunks(
+            Some(&ids),
+            Some(3),
+            |chunk| {
+                calls += 1;
+                assert!(chunk.len() <= MAX_IN_LIST);
+                Ok(chunk.into_iter().take(3).collect::<Vec<_>>())
+            },
+            |r| r.clone(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(calls, 3);
+        assert_eq!(rows, vec!["000000", "000001", "000002"]);
+        assert!(list_in_chunks(Some(&vec!["a".into()]), None, |_| Ok(vec![()]), |_| 0).is_none());
+    }
+
+    #[test]
+    fn extra_attributes_merge_key_by_key() {
+        let merged = merge_extra_change(
+            r#"{"a":1,"b":2,"c":3}"#,
+            r#"{"a":1,"b":1}"#,
+            r#"{"b":5,"d":4}"#,
+        );
+        let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        assert_eq!(v, serde_json::json!({"b": 5, "c": 3, "d": 4}));
     }
 
     #[test]

@@ -61,7 +61,10 @@ both_backends!(a_disable_is_not_undone_by_a_concurrent_patch, |app| {
         .await;
         all(&st, 200);
         let r = app.get(&path, t).await.expect(200);
-        assert_eq!(r.body["user"]["enabled"], false, "round {round}: the disable was lost");
+        assert_eq!(
+            r.body["user"]["enabled"], false,
+            "round {round}: the disable was lost"
+        );
         app.patch(&path, t, json!({"user": {"enabled": true}}))
             .await
             .expect(200);
