@@ -22,6 +22,7 @@ pub use models::*;
 pub use resource::*;
 pub use revoke::*;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,6 +76,9 @@ impl Backend {
 pub struct Manager {
     backend: Backend,
     address: String,
+    /// Whether the last attempt to connect succeeded: tells a database that is down from a
+    /// pool that is only busy.
+    reachable: Arc<AtomicBool>,
 }
 
 /// A pooled connection plus what this process learned about it: a connection that failed with a
@@ -85,11 +89,8 @@ pub struct PoolConn {
     pub broken: bool,
 }
 
-impl ManageConnection for Manager {
-    type Connection = PoolConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+impl Manager {
+    fn open(&self) -> Result<PoolConn, r2d2::Error> {
         let conn = match self.backend {
             Backend::Postgres => diesel::PgConnection::establish(&self.address)
                 .map(DbConnection::Postgresql)
@@ -112,6 +113,17 @@ impl ManageConnection for Manager {
             broken: false,
         })
     }
+}
+
+impl ManageConnection for Manager {
+    type Connection = PoolConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        let conn = self.open();
+        self.reachable.store(conn.is_ok(), Ordering::Relaxed);
+        conn
+    }
 
     /// Only called if `test_on_check_out` is set, which it is not: see `has_broken`.
     fn is_valid(&self, conn: &mut PoolConn) -> Result<(), r2d2::Error> {
@@ -129,8 +141,8 @@ impl ManageConnection for Manager {
 pub type Pool = r2d2::Pool<Manager>;
 pub type Conn = r2d2::PooledConnection<Manager>;
 
-/// How long a request waits for a connection when the pool has none at all (the database is
-/// down or was never reached): a 503 must come fast, not after a long hang.
+/// How long a request waits for a connection when the database is down (the pool's last attempt
+/// to connect failed): a 503 must come fast, not after a long hang.
 const CHECKOUT_WHEN_DOWN: Duration = Duration::from_millis(250);
 /// How long a request waits for a busy pool whose connections work.
 const CHECKOUT_WHEN_BUSY: Duration = Duration::from_secs(5);
@@ -149,6 +161,8 @@ pub struct Store {
     /// Writers take their turn before they take a pooled connection, so that writers waiting in
     /// line never hold the connections readers need.
     sqlite_writer: Arc<Mutex<()>>,
+    /// Shared with the pool's manager: did its last attempt to connect succeed?
+    reachable: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -168,7 +182,11 @@ impl Store {
                 })?;
             }
         }
-        let manager = Manager { backend, address };
+        let manager = Manager {
+            backend,
+            address,
+            reachable: Arc::new(AtomicBool::new(true)),
+        };
         // Check one connection by hand first: r2d2 retries silently until its timeout.
         manager.connect().map_err(|e| {
             Error::Unavailable(format!(
@@ -183,11 +201,17 @@ impl Store {
     /// until it does.
     pub fn connect_lazily(url: &str, pool_size: u32) -> Result<Store> {
         let (backend, address) = Backend::from_url(url)?;
-        Ok(Store::with_manager(Manager { backend, address }, pool_size))
+        let manager = Manager {
+            backend,
+            address,
+            reachable: Arc::new(AtomicBool::new(true)),
+        };
+        Ok(Store::with_manager(manager, pool_size))
     }
 
     fn with_manager(manager: Manager, pool_size: u32) -> Store {
         let backend = manager.backend;
+        let reachable = manager.reachable.clone();
         let pool = r2d2::Pool::builder()
             .max_size(if backend == Backend::Sqlite {
                 pool_size.min(4)
@@ -202,6 +226,7 @@ impl Store {
             pool,
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            reachable,
         }
     }
 
@@ -209,12 +234,13 @@ impl Store {
         self.backend
     }
 
-    /// A pooled connection. Fast when the database is unreachable (no live connection in the
-    /// pool): 503 after `CHECKOUT_WHEN_DOWN`. A pool that is merely busy is waited for longer.
+    /// A pooled connection. Fast when the database is unreachable (the last attempt to
+    /// connect failed): 503 after `CHECKOUT_WHEN_DOWN`. A pool that is merely busy, or still
+    /// connecting, is waited for longer.
     pub fn conn(&self) -> Result<Conn> {
         match self.pool.get_timeout(CHECKOUT_WHEN_DOWN) {
             Ok(c) => Ok(c),
-            Err(e) if self.pool.state().connections == 0 => Err(e.into()),
+            Err(e) if !self.reachable.load(Ordering::Relaxed) => Err(e.into()),
             Err(_) => Ok(self.pool.get_timeout(CHECKOUT_WHEN_BUSY)?),
         }
     }
