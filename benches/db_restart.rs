@@ -225,15 +225,16 @@ async fn main() {
                     }
                     Err(_) => (0, serde_json::Value::Null),
                 };
-                let mut s = seen.lock().unwrap();
-                *s.statuses.entry(status).or_default() += 1;
-                s.answers.push((t, t.elapsed(), status));
-                if k == 0 && status == 201 {
-                    if let Some(id) = body["project"]["id"].as_str() {
-                        s.acknowledged.push(id.to_string());
+                {
+                    let mut s = seen.lock().unwrap();
+                    *s.statuses.entry(status).or_default() += 1;
+                    s.answers.push((t, t.elapsed(), status));
+                    if k == 0 && status == 201 {
+                        if let Some(id) = body["project"]["id"].as_str() {
+                            s.acknowledged.push(id.to_string());
+                        }
                     }
                 }
-                drop(s);
                 if status != 200 && status != 201 {
                     actix_web::rt::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -266,37 +267,37 @@ async fn main() {
         let _ = c.await;
     }
 
-    let v = validations.lock().unwrap();
-    let w = writes.lock().unwrap();
-    println!("ironstone under PostgreSQL restarts: {restarts} restarts, 3 validating clients, 1 writing client");
-    println!("validations by status: {:?}", v.statuses);
-    println!("writes by status:      {:?}", w.statuses);
-    for (n, (stopped, answering)) in outages.iter().enumerate() {
-        let during = |s: &Seen| {
-            s.answers
+    let acknowledged = {
+        let v = validations.lock().unwrap();
+        let w = writes.lock().unwrap();
+        println!("ironstone under PostgreSQL restarts: {restarts} restarts, 3 validating clients, 1 writing client");
+        println!("validations by status: {:?}", v.statuses);
+        println!("writes by status:      {:?}", w.statuses);
+        for (n, (stopped, answering)) in outages.iter().enumerate() {
+            let during = |s: &Seen| {
+                s.answers
+                    .iter()
+                    .filter(|(t, _, _)| *t >= *stopped && *t < *answering)
+                    .map(|(_, d, _)| *d)
+                    .max()
+                    .unwrap_or_default()
+            };
+            let back = v
+                .answers
                 .iter()
-                .filter(|(t, _, _)| *t >= *stopped && *t < *answering)
-                .map(|(_, d, _)| *d)
-                .max()
-                .unwrap_or_default()
-        };
-        let back = v
-            .answers
-            .iter()
-            .filter(|(t, _, s)| *t >= *answering && *s == 200)
-            .map(|(t, d, _)| (*t + *d).saturating_duration_since(*answering))
-            .min();
-        println!(
+                .filter(|(t, _, s)| *t >= *answering && *s == 200)
+                .map(|(t, d, _)| (*t + *d).saturating_duration_since(*answering))
+                .min();
+            println!(
             "restart {n}: database down for {:?}; slowest answer sent meanwhile: validate {:?}, write {:?}; first 200 {:?} after the database answered",
             answering.duration_since(*stopped),
             during(&v),
             during(&w),
             back
         );
-    }
-    drop(v);
-    let acknowledged = w.acknowledged.clone();
-    drop(w);
+        }
+        w.acknowledged.clone()
+    };
     let mut missing = 0;
     for id in &acknowledged {
         let r = client
