@@ -300,3 +300,40 @@ async fn sqlite_readers_are_not_starved_by_queued_writers() {
         q.await.unwrap().unwrap();
     }
 }
+
+both_backends!(identical_deletes_at_once_answer_204_or_404, |app| {
+    let t = &app.admin_token;
+    let p = create_project(&app, "default", "doomed").await;
+    let u = create_user(&app, "default", "doomed").await;
+    let reader = app.role_id("reader").await;
+    app.put(&format!("/v3/projects/{p}/users/{u}/roles/{reader}"), t)
+        .await
+        .expect(204);
+    app.put(&format!("/v3/projects/{p}/tags/gone"), t)
+        .await
+        .expect(201);
+    for path in [
+        format!("/v3/projects/{p}/tags/gone"),
+        format!("/v3/projects/{p}/users/{u}/roles/{reader}"),
+        format!("/v3/users/{u}"),
+    ] {
+        let st = burst(&app, Method::DELETE, t, |_| path.clone(), |_| None).await;
+        assert!(
+            st.iter().all(|s| *s == 204 || *s == 404) && st.contains(&204),
+            "{path}: {st:?}"
+        );
+    }
+    app.patch(
+        &format!("/v3/projects/{p}"),
+        t,
+        json!({"project": {"enabled": false}}),
+    )
+    .await
+    .expect(200);
+    let path = format!("/v3/projects/{p}");
+    let st = burst(&app, Method::DELETE, t, |_| path.clone(), |_| None).await;
+    assert!(
+        st.iter().all(|s| *s == 204 || *s == 404) && st.contains(&204),
+        "{path}: {st:?}"
+    );
+});
