@@ -312,6 +312,6 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
         })
         .await?;
     // Bootstrap is rare and runs before serving: a direct read is fine here.
-    state.realm.refresh(&mut *state.store.conn()?)?;
+    state.realm.refresh(&mut state.store.conn()?.conn)?;
     Ok(report)
 }

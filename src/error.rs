@@ -115,8 +115,45 @@ impl From<diesel::result::Error> for Error {
             diesel::result::Error::NotFound => {
                 Error::NotFoundMsg("Could not find the requested resource.".into())
             }
+            other if is_unavailable(&other) => {
+                tracing::warn!(error = %other, "database unavailable");
+                Error::Unavailable(
+                    "The identity store is not reachable right now; try again shortly.".into(),
+                )
+            }
             other => Error::Internal(format!("database: {other}")),
         }
+    }
+}
+
+/// True for failures of the database or of the connection to it, not of the request: a closed
+/// or refused connection, a server shutting down or starting up, a serialization failure or
+/// deadlock that was not retried. They answer 503 (try again), never 500.
+fn is_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+    match e {
+        E::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => true,
+        E::DatabaseError(Kind::SerializationFailure, _) => true,
+        E::DatabaseError(_, info) => {
+            let m = info.message().to_ascii_lowercase();
+            [
+                "server closed the connection",
+                "terminating connection",
+                "connection refused",
+                "could not connect",
+                "no connection to the server",
+                "connection to server",
+                "the database system is",
+                "deadlock detected",
+                "could not serialize access",
+                "ssl connection has been closed",
+                "database is locked",
+            ]
+            .iter()
+            .any(|needle| m.contains(needle))
+        }
+        E::BrokenTransactionManager => true,
+        _ => false,
     }
 }
 
@@ -162,6 +199,58 @@ mod tests {
                 .as_str()
                 .is_some_and(|m| !m.is_empty()));
         }
+    }
+
+    struct Info(&'static str);
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn database_failures_are_unavailable_not_internal() {
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        let db = |kind, msg| Error::from(D::DatabaseError(kind, Box::new(Info(msg))));
+        for e in [
+            db(
+                K::ClosedConnection,
+                "server closed the connection unexpectedly",
+            ),
+            db(K::UnableToSendCommand, "no connection to the server"),
+            db(K::SerializationFailure, "could not serialize access"),
+            db(
+                K::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db(K::Unknown, "the database system is shutting down"),
+            db(K::Unknown, "deadlock detected"),
+            Error::from(D::BrokenTransactionManager),
+        ] {
+            assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let e = db(K::Unknown, "relation \"users\" does not exist");
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        assert!(matches!(Error::from(D::NotFound), Error::NotFoundMsg(_)));
     }
 
     #[test]

@@ -16,7 +16,7 @@ impl Realm {
     /// Reads the recorded admin project (none before the first bootstrap).
     pub fn load(store: &Store) -> Result<Realm> {
         let realm = Realm::default();
-        realm.refresh(&mut *store.conn()?)?;
+        realm.refresh(&mut store.conn()?.conn)?;
         Ok(realm)
     }
 

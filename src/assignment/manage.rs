@@ -114,10 +114,7 @@ pub async fn update_role(ctx: &Ctx<'_>, id: &str, req: RoleUpdate) -> Result<Rol
     r.extra = merge_extra("role", &current.extra, req.extra)?;
     ctx.state
         .store
-        .tx(move |c| {
-            store::update_role(c, &r)?;
-            Ok(r)
-        })
+        .tx(move |c| store::patch_role(c, &current, &r))
         .await
 }
 

@@ -699,7 +699,11 @@ pub async fn validate(
                 .ok_or_else(invalid)?;
             let (roles, ac) =
                 scoped_roles(c, &user, &project, p.application_credential_id.as_deref())
-                    .map_err(|_| invalid())?;
+                    // Only facts about the token make it invalid; a store failure stays one.
+                    .map_err(|e| match e {
+                        Error::Unavailable(_) | Error::Internal(_) => e,
+                        _ => invalid(),
+                    })?;
             if roles.is_empty() {
                 return Err(invalid());
             }

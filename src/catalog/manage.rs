@@ -138,7 +138,7 @@ pub async fn update_region(ctx: &Ctx<'_>, id: &str, req: RegionInput) -> Result<
     ctx.state
         .store
         .tx(move |c| {
-            let mut r = found(store::get_region(c, &id)?, "region", &id)?;
+            let mut r = found(store::get_region_for_update(c, &id)?, "region", &id)?;
             if let Some(d) = req.description {
                 r.description = d;
             }
@@ -220,7 +220,7 @@ pub async fn update_service(ctx: &Ctx<'_>, id: &str, req: ServiceInput) -> Resul
     ctx.state
         .store
         .tx(move |c| {
-            let mut s = found(store::get_service(c, &id)?, "service", &id)?;
+            let mut s = found(store::get_service_for_update(c, &id)?, "service", &id)?;
             if let Some(t) = req.type_ {
                 if t.trim().is_empty() || t.len() > 255 {
                     return Err(Error::validation(
@@ -373,7 +373,7 @@ pub async fn update_endpoint(ctx: &Ctx<'_>, id: &str, req: EndpointInput) -> Res
     ctx.state
         .store
         .tx(move |c| {
-            let mut e = found(store::get_endpoint(c, &id)?, "endpoint", &id)?;
+            let mut e = found(store::get_endpoint_for_update(c, &id)?, "endpoint", &id)?;
             if let Some(s) = req.service_id {
                 e.service_id = s;
             }

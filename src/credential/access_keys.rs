@@ -328,7 +328,7 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
     let stored = cred.clone();
     ctx.state
         .store
-        .tx(move |c| store::update_credential(c, &stored))
+        .tx(move |c| store::patch_credential(c, &current.cred, &stored))
         .await?;
     Ok(CredentialView { cred, blob })
 }

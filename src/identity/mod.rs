@@ -386,7 +386,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
                     check_default_project(c, p)?;
                 }
             }
-            store::update_user(c, &user)?;
+            store::patch_user(c, &current, &user)?;
             store_options(c, &user.id, &options)?;
             match &new_hash {
                 Some(Some(hash)) => store::set_user_password(c, &user.id, hash, now, expires)?,
@@ -687,10 +687,7 @@ pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<G
     g.extra = merge_extra("group", &current.extra, req.extra)?;
     ctx.state
         .store
-        .tx(move |c| {
-            store::update_group(c, &g)?;
-            Ok(g)
-        })
+        .tx(move |c| store::patch_group(c, &current, &g))
         .await
 }
 

@@ -262,9 +262,9 @@ pub async fn update_project(ctx: &Ctx<'_>, id: &str, req: ProjectUpdate) -> Resu
     ctx.state
         .store
         .tx(move |c| {
-            store::update_project(c, &p)?;
+            let p = store::patch_project(c, &current.project, &p)?;
             if let Some(tags) = &tags {
-                store::set_project_tags(c, &p.id, tags)?;
+                store::change_project_tags(c, &p.id, &current.tags, tags)?;
             }
             if disabled {
                 revoker.revoke(c, Revoke::project(&p.id))?;
@@ -366,10 +366,7 @@ pub async fn change_project_tags(
     let pid = view.project.id.clone();
     ctx.state
         .store
-        .tx(move |c| {
-            store::set_project_tags(c, &pid, &tags)?;
-            store::project_tags(c, &pid)
-        })
+        .tx(move |c| store::change_project_tags(c, &pid, &view.tags, &tags))
         .await
 }
 
@@ -482,7 +479,7 @@ pub async fn update_domain(ctx: &Ctx<'_>, id: &str, req: DomainUpdate) -> Result
     ctx.state
         .store
         .tx(move |c| {
-            store::update_domain(c, &d)?;
+            let d = store::patch_domain(c, &current, &d)?;
             if disabled {
                 revoker.revoke(c, Revoke::domain(&d.id))?;
             }

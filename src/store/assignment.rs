@@ -62,6 +62,18 @@ pub fn update_role(conn: &mut DbConnection, r: &Role) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the role as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the role as written.
+pub fn patch_role(conn: &mut DbConnection, base: &Role, new: &Role) -> Result<Role> {
+    super::lock_row(conn, "roles", &new.id)?;
+    let current = get_role(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("role", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; name, description);
+    update_role(conn, &merged)?;
+    Ok(merged)
+}
+
 /// Deletes a role; its assignments, implications and application-credential grants cascade.
 pub fn delete_role(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(roles::table.find(id)).execute(conn)?;
@@ -77,6 +89,18 @@ pub struct RoleFilter {
 }
 
 pub fn list_roles(conn: &mut DbConnection, f: &RoleFilter) -> Result<Vec<Role>> {
+    let each = |ids| RoleFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        None,
+        |ids| list_roles(conn, &each(ids)),
+        |r| r.name.clone(),
+    ) {
+        return rows;
+    }
     let mut q = roles::table.select(Role::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, roles::name, name);
@@ -92,6 +116,15 @@ pub fn list_roles(conn: &mut DbConnection, f: &RoleFilter) -> Result<Vec<Role>> 
 }
 
 pub fn roles_by_ids(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Role>> {
+    let all = ids.to_vec();
+    if let Some(rows) = super::list_in_chunks(
+        Some(&all),
+        None,
+        |ids| roles_by_ids(conn, &ids),
+        |r| r.name.clone(),
+    ) {
+        return rows;
+    }
     Ok(roles::table
         .filter(roles::id.eq_any(ids))
         .select(Role::as_select())
@@ -110,12 +143,14 @@ pub fn insert_implied_role(conn: &mut DbConnection, prior: &str, implied: &str) 
     if implied_role_exists(conn, prior, implied)? {
         return Ok(());
     }
-    diesel::insert_into(implied_roles::table)
-        .values((
-            implied_roles::prior_role_id.eq(prior),
-            implied_roles::implied_role_id.eq(implied),
-        ))
-        .execute(conn)?;
+    super::insert_once(conn, |c| {
+        diesel::insert_into(implied_roles::table)
+            .values((
+                implied_roles::prior_role_id.eq(prior),
+                implied_roles::implied_role_id.eq(implied),
+            ))
+            .execute(c)
+    })?;
     Ok(())
 }
 
@@ -149,9 +184,11 @@ pub fn assignment_exists(conn: &mut DbConnection, a: &Assignment) -> Result<bool
 /// Grants `a`; granting what is already granted changes nothing.
 pub fn insert_assignment(conn: &mut DbConnection, a: &Assignment) -> Result<()> {
     if !assignment_exists(conn, a)? {
-        diesel::insert_into(role_assignments::table)
-            .values(a)
-            .execute(conn)?;
+        super::insert_once(conn, |c| {
+            diesel::insert_into(role_assignments::table)
+                .values(a)
+                .execute(c)
+        })?;
     }
     Ok(())
 }
@@ -196,6 +233,58 @@ pub struct AssignmentFilter {
 }
 
 pub fn list_assignments(conn: &mut DbConnection, f: &AssignmentFilter) -> Result<Vec<Assignment>> {
+    // One long id list at a time; the call per chunk handles the next one.
+    let order = |a: &Assignment| {
+        (
+            a.actor_type.clone(),
+            a.actor_id.clone(),
+            a.target_id.clone(),
+            a.role_id.clone(),
+        )
+    };
+    let chunked = super::list_in_chunks(
+        f.actor_ids.as_ref(),
+        None,
+        |ids| {
+            let each = AssignmentFilter {
+                actor_ids: Some(ids),
+                ..f.clone()
+            };
+            list_assignments(conn, &each)
+        },
+        order,
+    )
+    .or_else(|| {
+        super::list_in_chunks(
+            f.target_ids.as_ref(),
+            None,
+            |ids| {
+                let each = AssignmentFilter {
+                    target_ids: Some(ids),
+                    ..f.clone()
+                };
+                list_assignments(conn, &each)
+            },
+            order,
+        )
+    })
+    .or_else(|| {
+        super::list_in_chunks(
+            f.role_ids.as_ref(),
+            None,
+            |ids| {
+                let each = AssignmentFilter {
+                    role_ids: Some(ids),
+                    ..f.clone()
+                };
+                list_assignments(conn, &each)
+            },
+            order,
+        )
+    });
+    if let Some(rows) = chunked {
+        return rows;
+    }
     let mut q = role_assignments::table
         .select(Assignment::as_select())
         .into_boxed();

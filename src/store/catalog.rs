@@ -7,6 +7,12 @@ use super::schema::{endpoints, regions, services};
 use super::{on_conflict, DbConnection};
 use crate::error::Result;
 
+/// The region with its row locked until the transaction ends: for a read-modify-write.
+pub fn get_region_for_update(conn: &mut DbConnection, id: &str) -> Result<Option<Region>> {
+    super::lock_row(conn, "regions", id)?;
+    get_region(conn, id)
+}
+
 pub fn get_region(conn: &mut DbConnection, id: &str) -> Result<Option<Region>> {
     Ok(regions::table
         .find(id)
@@ -39,6 +45,18 @@ pub fn update_region(conn: &mut DbConnection, r: &Region) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the region as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the region as written.
+pub fn patch_region(conn: &mut DbConnection, base: &Region, new: &Region) -> Result<Region> {
+    super::lock_row(conn, "regions", &new.id)?;
+    let current = get_region(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("region", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; description, parent_region_id);
+    update_region(conn, &merged)?;
+    Ok(merged)
+}
+
 pub fn delete_region(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(regions::table.find(id)).execute(conn)?;
     Ok(())
@@ -65,6 +83,12 @@ pub fn region_in_use(conn: &mut DbConnection, id: &str) -> Result<bool> {
         .count()
         .get_result(conn)?;
     Ok(children + eps > 0)
+}
+
+/// The service with its row locked until the transaction ends: for a read-modify-write.
+pub fn get_service_for_update(conn: &mut DbConnection, id: &str) -> Result<Option<Service>> {
+    super::lock_row(conn, "services", id)?;
+    get_service(conn, id)
 }
 
 pub fn get_service(conn: &mut DbConnection, id: &str) -> Result<Option<Service>> {
@@ -95,6 +119,18 @@ pub fn update_service(conn: &mut DbConnection, s: &Service) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the service as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the service as written.
+pub fn patch_service(conn: &mut DbConnection, base: &Service, new: &Service) -> Result<Service> {
+    super::lock_row(conn, "services", &new.id)?;
+    let current = get_service(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("service", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; type_, name, description, enabled);
+    update_service(conn, &merged)?;
+    Ok(merged)
+}
+
 /// Deletes a service; its endpoints cascade.
 pub fn delete_service(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(services::table.find(id)).execute(conn)?;
@@ -114,6 +150,12 @@ pub fn list_services(
         q = q.filter(services::name.eq(n.to_string()));
     }
     Ok(q.order(services::id.asc()).load(conn)?)
+}
+
+/// The endpoint with its row locked until the transaction ends: for a read-modify-write.
+pub fn get_endpoint_for_update(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoint>> {
+    super::lock_row(conn, "endpoints", id)?;
+    get_endpoint(conn, id)
 }
 
 pub fn get_endpoint(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoint>> {
@@ -143,6 +185,23 @@ pub fn update_endpoint(conn: &mut DbConnection, e: &Endpoint) -> Result<()> {
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Writes the change from `base` (what the caller read) to `new` onto the endpoint as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the endpoint as written.
+pub fn patch_endpoint(
+    conn: &mut DbConnection,
+    base: &Endpoint,
+    new: &Endpoint,
+) -> Result<Endpoint> {
+    super::lock_row(conn, "endpoints", &new.id)?;
+    let current = get_endpoint(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("endpoint", new.id.clone()))?;
+    let merged =
+        super::merge_changes!(current, base, new; service_id, region_id, interface, url, enabled);
+    update_endpoint(conn, &merged)?;
+    Ok(merged)
 }
 
 pub fn delete_endpoint(conn: &mut DbConnection, id: &str) -> Result<()> {

@@ -117,10 +117,24 @@ pub fn find_or_insert_access_rule(conn: &mut DbConnection, rule: &AccessRule) ->
     if let Some(id) = existing {
         return Ok(id);
     }
-    diesel::insert_into(access_rules::table)
-        .values(rule)
-        .execute(conn)?;
-    Ok(rule.id.clone())
+    let inserted = super::insert_once(conn, |c| {
+        diesel::insert_into(access_rules::table)
+            .values(rule)
+            .execute(c)
+    })?;
+    if inserted {
+        return Ok(rule.id.clone());
+    }
+    // A concurrent request stored the same rule (or one with this id) first.
+    access_rules::table
+        .filter(access_rules::user_id.eq(&rule.user_id))
+        .filter(access_rules::service.eq(&rule.service))
+        .filter(access_rules::path.eq(&rule.path))
+        .filter(access_rules::method.eq(&rule.method))
+        .select(access_rules::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| crate::error::Error::Conflict("Duplicate access rule id.".into()))
 }
 
 pub fn access_rules_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<AccessRule>> {
@@ -198,6 +212,23 @@ pub fn update_credential(conn: &mut DbConnection, c: &Credential) -> Result<()> 
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Writes the change from `base` (what the caller read) to `new` onto the credential as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the credential as written.
+pub fn patch_credential(
+    conn: &mut DbConnection,
+    base: &Credential,
+    new: &Credential,
+) -> Result<Credential> {
+    super::lock_row(conn, "credentials", &new.id)?;
+    let current = get_credential(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("credential", new.id.clone()))?;
+    let merged =
+        super::merge_changes!(current, base, new; project_id, type_, encrypted_blob, key_hash);
+    update_credential(conn, &merged)?;
+    Ok(merged)
 }
 
 pub fn delete_credential(conn: &mut DbConnection, id: &str) -> Result<bool> {

@@ -65,6 +65,18 @@ pub fn update_user(conn: &mut DbConnection, u: &User) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the user as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the user as written.
+pub fn patch_user(conn: &mut DbConnection, base: &User, new: &User) -> Result<User> {
+    super::lock_row(conn, "users", &new.id)?;
+    let current = get_user(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("user", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; name, enabled, default_project_id, email, description);
+    update_user(conn, &merged)?;
+    Ok(merged)
+}
+
 /// Replaces the current password, keeping the old hash in the history.
 pub fn set_user_password(
     conn: &mut DbConnection,
@@ -181,6 +193,18 @@ pub struct UserFilter {
 }
 
 pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> {
+    let each = |ids| UserFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        f.limit,
+        |ids| list_users(conn, &each(ids)),
+        |u| u.id.clone(),
+    ) {
+        return rows;
+    }
     let mut q = users::table.select(User::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, users::name, name);
@@ -228,15 +252,29 @@ pub fn set_user_option(
     name: &str,
     value: Option<&str>,
 ) -> Result<()> {
-    diesel::delete(user_options::table.find((user_id, name))).execute(conn)?;
-    if let Some(value) = value {
-        diesel::insert_into(user_options::table)
-            .values((
-                user_options::user_id.eq(user_id),
-                user_options::name.eq(name),
-                user_options::value.eq(value),
-            ))
-            .execute(conn)?;
+    let Some(value) = value else {
+        diesel::delete(user_options::table.find((user_id, name))).execute(conn)?;
+        return Ok(());
+    };
+    // Update first: concurrent requests setting the same option then never collide on insert;
+    // one that inserts second (a duplicate) updates instead.
+    let set = |c: &mut DbConnection| {
+        diesel::update(user_options::table.find((user_id, name)))
+            .set(user_options::value.eq(value))
+            .execute(c)
+    };
+    if set(conn)? == 0
+        && !super::insert_once(conn, |c| {
+            diesel::insert_into(user_options::table)
+                .values((
+                    user_options::user_id.eq(user_id),
+                    user_options::name.eq(name),
+                    user_options::value.eq(value),
+                ))
+                .execute(c)
+        })?
+    {
+        set(conn)?;
     }
     Ok(())
 }
@@ -278,6 +316,18 @@ pub fn update_group(conn: &mut DbConnection, g: &Group) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the group as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the group as written.
+pub fn patch_group(conn: &mut DbConnection, base: &Group, new: &Group) -> Result<Group> {
+    super::lock_row(conn, "groups", &new.id)?;
+    let current = get_group(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("group", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; name, description);
+    update_group(conn, &merged)?;
+    Ok(merged)
+}
+
 pub fn delete_group(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(
         role_assignments::table
@@ -297,6 +347,18 @@ pub struct GroupFilter {
 }
 
 pub fn list_groups(conn: &mut DbConnection, f: &GroupFilter) -> Result<Vec<Group>> {
+    let each = |ids| GroupFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        None,
+        |ids| list_groups(conn, &each(ids)),
+        |g| g.name.clone(),
+    ) {
+        return rows;
+    }
     let mut q = groups::table.select(Group::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, groups::name, name);
@@ -314,12 +376,14 @@ pub fn add_user_to_group(conn: &mut DbConnection, user_id: &str, group_id: &str)
     if is_user_in_group(conn, user_id, group_id)? {
         return Ok(());
     }
-    diesel::insert_into(user_group_memberships::table)
-        .values((
-            user_group_memberships::user_id.eq(user_id),
-            user_group_memberships::group_id.eq(group_id),
-        ))
-        .execute(conn)?;
+    super::insert_once(conn, |c| {
+        diesel::insert_into(user_group_memberships::table)
+            .values((
+                user_group_memberships::user_id.eq(user_id),
+                user_group_memberships::group_id.eq(group_id),
+            ))
+            .execute(c)
+    })?;
     Ok(())
 }
 

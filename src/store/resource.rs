@@ -45,6 +45,18 @@ pub fn update_domain(conn: &mut DbConnection, d: &Domain) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the domain as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the domain as written.
+pub fn patch_domain(conn: &mut DbConnection, base: &Domain, new: &Domain) -> Result<Domain> {
+    super::lock_row(conn, "domains", &new.id)?;
+    let current = get_domain(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("domain", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; name, description, enabled);
+    update_domain(conn, &merged)?;
+    Ok(merged)
+}
+
 pub fn delete_domain(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(domains::table.find(id)).execute(conn)?;
     Ok(())
@@ -58,6 +70,18 @@ pub struct DomainFilter {
 }
 
 pub fn list_domains(conn: &mut DbConnection, f: &DomainFilter) -> Result<Vec<Domain>> {
+    let each = |ids| DomainFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        None,
+        |ids| list_domains(conn, &each(ids)),
+        |d| d.name.clone(),
+    ) {
+        return rows;
+    }
     let mut q = domains::table.select(Domain::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, domains::name, name);
@@ -122,6 +146,18 @@ pub fn update_project(conn: &mut DbConnection, p: &Project) -> Result<()> {
     Ok(())
 }
 
+/// Writes the change from `base` (what the caller read) to `new` onto the project as it is now,
+/// with its row locked: attributes the caller did not change keep any concurrent update.
+/// Returns the project as written.
+pub fn patch_project(conn: &mut DbConnection, base: &Project, new: &Project) -> Result<Project> {
+    super::lock_row(conn, "projects", &new.id)?;
+    let current = get_project(conn, &new.id)?
+        .ok_or_else(|| crate::error::Error::not_found("project", new.id.clone()))?;
+    let merged = super::merge_changes!(current, base, new; name, description, enabled);
+    update_project(conn, &merged)?;
+    Ok(merged)
+}
+
 pub fn delete_project(conn: &mut DbConnection, id: &str) -> Result<()> {
     diesel::delete(projects::table.find(id)).execute(conn)?;
     Ok(())
@@ -160,6 +196,18 @@ pub struct ProjectFilter {
 }
 
 pub fn list_projects(conn: &mut DbConnection, f: &ProjectFilter) -> Result<Vec<Project>> {
+    let each = |ids| ProjectFilter {
+        ids: Some(ids),
+        ..f.clone()
+    };
+    if let Some(rows) = super::list_in_chunks(
+        f.ids.as_ref(),
+        f.limit,
+        |ids| list_projects(conn, &each(ids)),
+        |p| p.id.clone(),
+    ) {
+        return rows;
+    }
     let mut q = projects::table.select(Project::as_select()).into_boxed();
     if let Some(name) = &f.name {
         q = filter_text!(q, projects::name, name);
@@ -230,16 +278,49 @@ pub fn project_tags(conn: &mut DbConnection, project_id: &str) -> Result<Vec<Str
         .load(conn)?)
 }
 
+/// Applies the change from `base` (the tags the caller read) to `new`: removes the tags it
+/// removed, adds the tags it added, and keeps any tag a concurrent request added or removed.
+/// Returns the project's tags afterwards.
+pub fn change_project_tags(
+    conn: &mut DbConnection,
+    project_id: &str,
+    base: &[String],
+    new: &[String],
+) -> Result<Vec<String>> {
+    let removed: Vec<&String> = base.iter().filter(|t| !new.contains(t)).collect();
+    if !removed.is_empty() {
+        diesel::delete(
+            project_tags::table
+                .filter(project_tags::project_id.eq(project_id))
+                .filter(project_tags::name.eq_any(removed)),
+        )
+        .execute(conn)?;
+    }
+    for tag in new.iter().filter(|t| !base.contains(t)) {
+        super::insert_once(conn, |c| {
+            diesel::insert_into(project_tags::table)
+                .values((
+                    project_tags::project_id.eq(project_id),
+                    project_tags::name.eq(tag),
+                ))
+                .execute(c)
+        })?;
+    }
+    project_tags(conn, project_id)
+}
+
 pub fn set_project_tags(conn: &mut DbConnection, project_id: &str, tags: &[String]) -> Result<()> {
     diesel::delete(project_tags::table.filter(project_tags::project_id.eq(project_id)))
         .execute(conn)?;
     for tag in tags {
-        diesel::insert_into(project_tags::table)
-            .values((
-                project_tags::project_id.eq(project_id),
-                project_tags::name.eq(tag),
-            ))
-            .execute(conn)?;
+        super::insert_once(conn, |c| {
+            diesel::insert_into(project_tags::table)
+                .values((
+                    project_tags::project_id.eq(project_id),
+                    project_tags::name.eq(tag),
+                ))
+                .execute(c)
+        })?;
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ mod helpers;
 mod access_keys;
 mod auth;
 mod auth_rules;
+mod concurrency;
+mod db_failures;
 mod ec2tokens;
 mod foundation;
 mod management;
