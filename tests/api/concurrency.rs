@@ -192,14 +192,14 @@ both_backends!(identical_writes_at_once_are_idempotent, |app| {
         Method::PATCH,
         t,
         |_| format!("/v3/users/{u}"),
-        |_| Some(json!({"user": {"options": {"ignore_user_inactivity": true}}})),
+        |_| Some(json!({"user": {"options": {"ignore_lockout_failure_attempts": true}}})),
     )
     .await;
     all(&st, 200);
     let r = app.get(&format!("/v3/users/{u}"), t).await.expect(200);
     assert_eq!(
         r.body["user"]["options"],
-        json!({"ignore_user_inactivity": true})
+        json!({"ignore_lockout_failure_attempts": true})
     );
 
     // The same role implication.
