@@ -78,10 +78,10 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
         domain_id: q.exact("domain_id"),
         parent_id: q.exact("parent_id"),
         enabled: q.bool("enabled")?,
-        tags: q.list("tags"),
-        tags_any: q.list("tags-any"),
-        not_tags: q.list("not-tags"),
-        not_tags_any: q.list("not-tags-any"),
+        tags: q.tags("tags")?,
+        tags_any: q.tags("tags-any")?,
+        not_tags: q.tags("not-tags")?,
+        not_tags_any: q.tags("not-tags-any")?,
         ..Default::default()
     };
     let projects = manage::list_projects(&ctx, f).await?;

@@ -317,6 +317,16 @@ async fn role_assignments(
             "The effective and group.id query parameters cannot be combined: effective assignments are per user.",
         ));
     }
+    if query.project_id.is_some() && query.domain_id.is_some() {
+        return Err(Error::validation(
+            "The scope.project.id and scope.domain.id query parameters cannot be combined: specify a project or a domain, not both.",
+        ));
+    }
+    if query.user_id.is_some() && query.group_id.is_some() {
+        return Err(Error::validation(
+            "The user.id and group.id query parameters cannot be combined: specify a user or a group, not both.",
+        ));
+    }
     if query.include_subtree && query.project_id.is_none() {
         return Err(Error::validation("include_subtree needs scope.project.id."));
     }

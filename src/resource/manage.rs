@@ -387,6 +387,7 @@ fn domain_target(d: &Domain) -> Target<'_> {
 pub async fn create_domain(ctx: &Ctx<'_>, req: DomainCreate) -> Result<Domain> {
     ctx.enforce("create_domain", Target::default())?;
     check_name("domain", "name", &req.name)?;
+    check_tags(req.tags.as_deref().unwrap_or_default())?;
     let id = match req.explicit_domain_id {
         Some(id) if crate::ids::is_uuid_hex(&id) => id,
         Some(_) => {
@@ -442,6 +443,9 @@ pub async fn update_domain(ctx: &Ctx<'_>, id: &str, req: DomainUpdate) -> Result
     if let Some(name) = req.name {
         check_name("domain", "name", &name)?;
         d.name = name;
+    }
+    if let Some(tags) = &req.tags {
+        check_tags(tags)?;
     }
     if let Some(desc) = req.description {
         d.description = desc;
