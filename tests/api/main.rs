@@ -6,6 +6,7 @@ mod helpers;
 mod access_keys;
 mod auth;
 mod auth_rules;
+mod bad_input;
 mod foundation;
 mod management;
 mod policy;
