@@ -123,7 +123,13 @@ fn kind_of(v: &Value) -> &'static str {
 
 /// Walks a body: NUL characters and excessive nesting are refused with the path to them.
 fn check_value(v: &Value, path: &mut String, depth: usize) -> Result<(), Error> {
-    let field = |path: &str| if path.is_empty() { ".".to_string() } else { path.to_string() };
+    let field = |path: &str| {
+        if path.is_empty() {
+            ".".to_string()
+        } else {
+            path.to_string()
+        }
+    };
     if depth > MAX_BODY_DEPTH {
         return Err(Error::validation(format!(
             "Invalid input for field '{}': nested deeper than {MAX_BODY_DEPTH} levels.",
@@ -200,7 +206,10 @@ impl<T: DeserializeOwned> EnvelopeCheck<T> {
 impl<'de, T> serde::Deserializer<'de> for EnvelopeCheck<T> {
     type Error = serde_json::Error;
 
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         Value::Object(self.body).deserialize_any(visitor)
     }
 
@@ -226,7 +235,10 @@ fn top_level_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
     struct Probe<'a>(&'a mut Option<&'static [&'static str]>);
     impl<'de> serde::Deserializer<'de> for Probe<'_> {
         type Error = serde::de::value::Error;
-        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
             Err(serde::de::Error::custom("probe"))
         }
         fn deserialize_struct<V: serde::de::Visitor<'de>>(

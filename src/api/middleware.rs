@@ -110,7 +110,9 @@ fn refuse_request_line(uri: &Uri) -> Result<(), Error> {
 fn check_component(what: &str, raw: &str, form: bool) -> Result<(), Error> {
     let bytes = percent_decode(raw, form);
     let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Error::validation(format!("Invalid input in {what}: it is not valid UTF-8 once decoded."))
+        Error::validation(format!(
+            "Invalid input in {what}: it is not valid UTF-8 once decoded."
+        ))
     })?;
     if text.chars().any(char::is_control) {
         let name = if form {
@@ -134,16 +136,14 @@ fn percent_decode(raw: &str, form: bool) -> Vec<u8> {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' if form => out.push(b' '),
             c => out.push(c),
         }
