@@ -287,3 +287,59 @@ impl FromRequest for Caller {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(ct: Option<&str>, body: &[u8]) -> String {
+        match parse_body(ct, body) {
+            Err(Error::Validation(m)) => m,
+            other => panic!("expected a 400 for {body:?}, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn a_body_is_one_json_object() {
+        let json = Some("application/json");
+        assert!(parse_body(json, br#"{"a": 1}"#).is_ok());
+        assert!(parse_body(Some("Application/JSON; charset=utf-8"), br#"{"a": 1}"#).is_ok());
+        assert!(parse_body(None, br#"{"a": 1}"#).is_ok());
+        assert!(refused(json, br#"{"a": 1} x"#).contains("after the JSON value"));
+        assert!(refused(json, br#"{"a": 1}{"a": 1}"#).contains("after the JSON value"));
+        assert!(refused(json, br#"[{"a": 1}]"#).contains("not an array"));
+        assert!(refused(json, b"42").contains("not a number"));
+        assert!(refused(json, b"").contains("empty"));
+        assert!(refused(Some("text/plain"), br#"{"a": 1}"#).contains("Content-Type"));
+        assert!(refused(json, b"{\"a\": \"\xff\"}").contains("UTF-8"));
+    }
+
+    #[test]
+    fn nul_and_depth_are_refused_with_the_field() {
+        let json = Some("application/json");
+        let m = refused(json, br#"{"user": {"name": "a\u0000b"}}"#);
+        assert!(m.contains("'user.name'") && m.contains("NUL"), "{m}");
+        let m = refused(json, br#"{"user": {"tags": ["ok", "a\u0000"]}}"#);
+        assert!(m.contains("'user.tags[1]'"), "{m}");
+        assert!(refused(json, br#"{"a\u0000": 1}"#).contains("in a key"));
+        let deep = format!("{{\"x\": {}1{}}}", "[".repeat(40), "]".repeat(40));
+        assert!(refused(json, deep.as_bytes()).contains("nested deeper"));
+        let ok = format!("{{\"x\": {}1{}}}", "[".repeat(20), "]".repeat(20));
+        assert!(parse_body(json, ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn the_envelope_is_learned_from_the_type() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            user: Value,
+        }
+        assert_eq!(top_level_fields::<Body>(), Some(&["user"][..]));
+        assert_eq!(top_level_fields::<Map<String, Value>>(), None);
+        let v = serde_json::json!({"user": {}, "project": {}});
+        assert!(EnvelopeCheck::<Body>::new(v).is_err());
+        let v = serde_json::json!({"user": {}});
+        assert!(EnvelopeCheck::<Body>::new(v).is_ok());
+    }
+}

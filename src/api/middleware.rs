@@ -151,3 +151,26 @@ fn percent_decode(raw: &str, form: bool) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(uri: &str) -> bool {
+        refuse_request_line(&uri.parse::<Uri>().unwrap()).is_ok()
+    }
+
+    #[test]
+    fn request_lines_with_control_characters_are_refused() {
+        assert!(check("/v3/users/abc?name=a%20b&enabled=true"));
+        assert!(check("/v3/projects/p/tags/caf%C3%A9"));
+        assert!(!check("/v3/users/a%00b"));
+        assert!(!check("/v3/users/a%0Ab"));
+        assert!(!check("/v3/users/a%FFb"));
+        assert!(!check("/v3/users?name=a%00"));
+        assert!(!check("/v3/users?a%01=1"));
+        assert!(check("/v3/users?name=100%"));
+        assert_eq!(percent_decode("a+b%41%4", true), b"a bA%4");
+        assert_eq!(percent_decode("a+b", false), b"a+b");
+    }
+}

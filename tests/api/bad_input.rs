@@ -1135,24 +1135,83 @@ fn request_line_cases(app: &TestApp, w: &World) -> Vec<Case> {
     // Other refusals on nested resources.
     let (a, u, r) = (&app.admin_user_id, &w.user, &w.role);
     for (what, m, path, body) in [
-        ("self implication", Method::PUT, format!("/v3/roles/{r}/implies/{r}"), Body::None),
-        ("unknown implied", Method::PUT, format!("/v3/roles/{r}/implies/nope"), Body::None),
-        ("unknown member", Method::PUT, format!("/v3/groups/{}/users/nope", w.group), Body::None),
-        ("unknown grant role", Method::PUT, format!("/v3/projects/{}/users/{u}/roles/nope", w.project), Body::None),
-        ("unknown grant target", Method::PUT, format!("/v3/projects/nope/users/{u}/roles/{r}"), Body::None),
-        ("bad target kind", Method::PUT, format!("/v3/OS-INHERIT/users/{u}/users/{u}/roles/{r}/inherited_to_projects"), Body::None),
-        ("wrong original password", Method::POST, format!("/v3/users/{a}/password"),
-            Body::Json(json!({"user": {"password": "New-Pass-123", "original_password": "wrong"}}))),
-        ("long new password", Method::POST, format!("/v3/users/{a}/password"),
-            Body::Json(json!({"user": {"password": long(5_000), "original_password": ADMIN_PASSWORD}}))),
-        ("empty new password", Method::POST, format!("/v3/users/{a}/password"),
-            Body::Json(json!({"user": {"password": "", "original_password": ADMIN_PASSWORD}}))),
-        ("region id differs from the URL", Method::PUT, "/v3/regions/bi-r1".to_string(),
-            Body::Json(json!({"region": {"id": "bi-r2"}}))),
-        ("region id with /", Method::PUT, "/v3/regions/a%2Fb".to_string(), Body::Json(json!({"region": {}}))),
-        ("10,000 access rules", Method::POST, format!("/v3/users/{a}/application_credentials"),
-            Body::Json(json!({"application_credential": {"name": "bi-many", "access_rules":
-                (0..10_000).map(|i| json!({"service": "s", "path": format!("/{i}"), "method": "PATCH"})).collect::<Vec<_>>()}}))),
+        (
+            "self implication",
+            Method::PUT,
+            format!("/v3/roles/{r}/implies/{r}"),
+            Body::None,
+        ),
+        (
+            "unknown implied",
+            Method::PUT,
+            format!("/v3/roles/{r}/implies/nope"),
+            Body::None,
+        ),
+        (
+            "unknown member",
+            Method::PUT,
+            format!("/v3/groups/{}/users/nope", w.group),
+            Body::None,
+        ),
+        (
+            "unknown grant role",
+            Method::PUT,
+            format!("/v3/projects/{}/users/{u}/roles/nope", w.project),
+            Body::None,
+        ),
+        (
+            "unknown grant target",
+            Method::PUT,
+            format!("/v3/projects/nope/users/{u}/roles/{r}"),
+            Body::None,
+        ),
+        (
+            "bad target kind",
+            Method::PUT,
+            format!("/v3/OS-INHERIT/users/{u}/users/{u}/roles/{r}/inherited_to_projects"),
+            Body::None,
+        ),
+        (
+            "wrong original password",
+            Method::POST,
+            format!("/v3/users/{a}/password"),
+            Body::Json(json!({"user": {"password": "New-Pass-123", "original_password": "wrong"}})),
+        ),
+        (
+            "long new password",
+            Method::POST,
+            format!("/v3/users/{a}/password"),
+            Body::Json(
+                json!({"user": {"password": long(5_000), "original_password": ADMIN_PASSWORD}}),
+            ),
+        ),
+        (
+            "empty new password",
+            Method::POST,
+            format!("/v3/users/{a}/password"),
+            Body::Json(json!({"user": {"password": "", "original_password": ADMIN_PASSWORD}})),
+        ),
+        (
+            "region id differs from the URL",
+            Method::PUT,
+            "/v3/regions/bi-r1".to_string(),
+            Body::Json(json!({"region": {"id": "bi-r2"}})),
+        ),
+        (
+            "region id with /",
+            Method::PUT,
+            "/v3/regions/a%2Fb".to_string(),
+            Body::Json(json!({"region": {}})),
+        ),
+        (
+            "10,000 access rules",
+            Method::POST,
+            format!("/v3/users/{a}/application_credentials"),
+            Body::Json(
+                json!({"application_credential": {"name": "bi-many", "access_rules":
+                (0..10_000).map(|i| json!({"service": "s", "path": format!("/{i}"), "method": "PATCH"})).collect::<Vec<_>>()}}),
+            ),
+        ),
     ] {
         cases.push(case(what, m, path, body));
     }
