@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, Uri};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use tracing::Instrument;
 
 use crate::error::Error;
@@ -30,10 +30,12 @@ pub async fn keystone_envelope(
     let (method, path) = (req.method().clone(), req.path().to_string());
     let span = tracing::info_span!("request", id = %request_id, %method, %path);
     let started = Instant::now();
-    // HEAD is GET without a body: route it as GET; the HTTP layer still knows the request was
-    // HEAD and sends the headers (Content-Length included) without the body.
+    // HEAD is GET without a body: route it as GET (a resource's own `api::head()` route, listed
+    // first, still takes it); the HTTP layer still knows the request was HEAD and sends the
+    // headers (Content-Length included) without the body.
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(super::HeadRequest);
     }
     let mut res = match refuse_request_line(req.uri()) {
         Err(e) => req.error_response(e),

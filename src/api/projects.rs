@@ -33,7 +33,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/v3/projects/{project_id}/tags/{tag}")
             .route(web::get().to(has_tag))
-            .route(web::head().to(has_tag))
             .route(web::put().to(add_tag))
             .route(web::delete().to(remove_tag)),
     )

@@ -1344,6 +1344,9 @@ both_backends!(head_is_answered_wherever_get_is, |app| {
     for path in get_routes(&app, &w) {
         let get = send(&app, &case("GET", Method::GET, path.clone(), Body::None)).await;
         let head = send(&app, &case("HEAD", Method::HEAD, path.clone(), Body::None)).await;
+        if path.contains("/implies/") {
+            continue; // a check: 204 (below)
+        }
         assert_eq!(head.status, get.status, "HEAD {path}: {}", get.body);
         assert!(
             get.status.as_u16() < 400,
@@ -1356,10 +1359,22 @@ both_backends!(head_is_answered_wherever_get_is, |app| {
             Value::String(String::new()),
             "HEAD {path} sent a body"
         );
+        if path == "/v3/auth/tokens" {
+            continue; // Keystone's own token check: 200 and the token headers, no body
+        }
         for h in ["content-type", "content-length"] {
             assert_eq!(head.header(h), get.header(h), "HEAD {path}: {h}");
         }
     }
+    // Where Keystone's HEAD answer differs from GET's (a check), the resource's own HEAD wins.
+    let implied = format!("/v3/roles/{}/implies/{}", w.role, w.role2);
+    let r = send(
+        &app,
+        &case("HEAD", Method::HEAD, implied.clone(), Body::None),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 204);
+    app.get(&implied, &app.admin_token).await.expect(200);
     // A route without GET still refuses HEAD.
     let r = send(
         &app,
