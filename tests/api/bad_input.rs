@@ -490,6 +490,14 @@ fn families(app: &TestApp, w: &World) -> Vec<Family> {
                     "is_domain",
                     json!({"name": "bi-t", "domain_id": w.domain, "is_domain": true}),
                 ),
+                (
+                    "unknown option",
+                    json!({"name": "bi-t", "domain_id": w.domain, "options": {"bogus_option": true}}),
+                ),
+                (
+                    "unenforced option",
+                    json!({"name": "bi-t", "domain_id": w.domain, "options": {"immutable": true}}),
+                ),
             ],
         },
         Family {
@@ -509,6 +517,10 @@ fn families(app: &TestApp, w: &World) -> Vec<Family> {
                 ("tag with /", json!({"name": "bi-dt", "tags": ["a/b"]})),
                 ("long tag", json!({"name": "bi-dt", "tags": [long(256)]})),
                 (
+                    "unknown option",
+                    json!({"name": "bi-do", "options": {"bogus_option": true}}),
+                ),
+                (
                     "bad explicit id (create)",
                     json!({"name": "bi-dx", "explicit_domain_id": "not-hex"}),
                 ),
@@ -526,6 +538,14 @@ fn families(app: &TestApp, w: &World) -> Vec<Family> {
                 (
                     "unknown domain",
                     json!({"name": "bi-rd", "domain_id": "nope"}),
+                ),
+                (
+                    "unknown option",
+                    json!({"name": "bi-ro", "options": {"x": true}}),
+                ),
+                (
+                    "unenforced option",
+                    json!({"name": "bi-ro", "options": {"immutable": true}}),
                 ),
             ],
         },
