@@ -38,6 +38,27 @@ pub fn check_name(kind: &str, field: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Resource options of projects, domains and roles. Keystone knows only `immutable`, which
+/// Ironstone does not enforce: it is refused when set rather than stored and ignored; any other
+/// key is unknown. `immutable: false` (or null) is the default and accepted.
+pub fn check_resource_options(kind: &str, options: Option<&Map<String, Value>>) -> Result<()> {
+    for (k, v) in options.into_iter().flatten() {
+        if k == "immutable" && matches!(v, Value::Bool(false) | Value::Null) {
+            continue;
+        }
+        let why = if k == "immutable" {
+            "immutable resources are not supported"
+        } else {
+            "unknown option (Keystone knows only immutable)"
+        };
+        return Err(Error::validation(format!(
+            "Invalid input for field '{kind}.options.{}': {why}.",
+            k.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
 /// Keeps the attributes a resource does not model (Keystone's `extra`), refusing ones that would
 /// shadow a field the server owns.
 pub fn merge_extra(kind: &str, stored: &str, update: Map<String, Value>) -> Result<String> {

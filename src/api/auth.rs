@@ -14,8 +14,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/v3/auth/tokens")
             .route(web::post().to(issue))
+            .route(super::head().to(check))
             .route(web::get().to(validate))
-            .route(web::head().to(check))
             .route(web::delete().to(revoke)),
     )
     .service(resource("/v3/auth/catalog").route(web::get().to(catalog)))

@@ -28,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/v3/groups/{group_id}/users/{user_id}")
             .route(web::put().to(add))
-            .route(web::head().to(check))
+            .route(super::head().to(check))
             .route(web::get().to(check))
             .route(web::delete().to(remove)),
     );

@@ -1,14 +1,16 @@
 //! One middleware for what every response needs: a request id, a log line, Keystone's error body
 //! for errors produced outside our handlers (actix's own 404/405/400/413), and `WWW-Authenticate`
-//! on 401.
+//! on 401. It also refuses request lines no handler should see (NUL or control characters,
+//! invalid UTF-8 in the path or the query) and answers HEAD wherever GET is answered.
 
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, Uri};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use tracing::Instrument;
 
 use crate::error::Error;
@@ -17,7 +19,7 @@ use crate::state::State;
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-openstack-request-id");
 
 pub async fn keystone_envelope(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
@@ -28,9 +30,21 @@ pub async fn keystone_envelope(
     let (method, path) = (req.method().clone(), req.path().to_string());
     let span = tracing::info_span!("request", id = %request_id, %method, %path);
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
-    // Handler and extractor errors arrive as responses; an Err here comes from a middleware.
-    let mut res = result?.map_into_boxed_body();
+    // HEAD is GET without a body: route it as GET (a resource's own `api::head()` route, listed
+    // first, still takes it); the HTTP layer still knows the request was HEAD and sends the
+    // headers (Content-Length included) without the body.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(super::HeadRequest);
+    }
+    let mut res = match refuse_request_line(req.uri()) {
+        Err(e) => req.error_response(e),
+        Ok(()) => {
+            let result = next.call(req).instrument(span.clone()).await;
+            // Handler and extractor errors arrive as responses; an Err here comes from a middleware.
+            result?.map_into_boxed_body()
+        }
+    };
     let status = res.status();
     if status.is_client_error() || status.is_server_error() {
         let is_json = res
@@ -80,5 +94,85 @@ fn generic_error(status: actix_web::http::StatusCode, detail: Option<String>) ->
             detail.unwrap_or_default()
         )),
         s => Error::validation(detail.unwrap_or_else(|| format!("The request was refused ({s})."))),
+    }
+}
+
+/// Refuses a path or query that decodes to invalid UTF-8 or carries a control character (NUL
+/// included): no id, name or filter holds one, and some databases fail on NUL instead of answering.
+fn refuse_request_line(uri: &Uri) -> Result<(), Error> {
+    check_component("the URL path", uri.path(), false)?;
+    if let Some(q) = uri.query() {
+        for pair in q.split('&') {
+            check_component("the query string", pair, true)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_component(what: &str, raw: &str, form: bool) -> Result<(), Error> {
+    let bytes = percent_decode(raw, form);
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::validation(format!(
+            "Invalid input in {what}: it is not valid UTF-8 once decoded."
+        ))
+    })?;
+    if text.chars().any(char::is_control) {
+        let name = if form {
+            let key = text.split('=').next().unwrap_or("");
+            format!(" (parameter '{}')", key.escape_default())
+        } else {
+            String::new()
+        };
+        return Err(Error::validation(format!(
+            "Invalid input in {what}{name}: control characters such as NUL (U+0000) are not allowed."
+        )));
+    }
+    Ok(())
+}
+
+/// `%XX` decoding (and `+` as a space in a query); a malformed escape is kept as it is.
+fn percent_decode(raw: &str, form: bool) -> Vec<u8> {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if form => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(uri: &str) -> bool {
+        refuse_request_line(&uri.parse::<Uri>().unwrap()).is_ok()
+    }
+
+    #[test]
+    fn request_lines_with_control_characters_are_refused() {
+        assert!(check("/v3/users/abc?name=a%20b&enabled=true"));
+        assert!(check("/v3/projects/p/tags/caf%C3%A9"));
+        assert!(!check("/v3/users/a%00b"));
+        assert!(!check("/v3/users/a%0Ab"));
+        assert!(!check("/v3/users/a%FFb"));
+        assert!(!check("/v3/users?name=a%00"));
+        assert!(!check("/v3/users?a%01=1"));
+        assert!(check("/v3/users?name=100%"));
+        assert_eq!(percent_decode("a+b%41%4", true), b"a bA%4");
+        assert_eq!(percent_decode("a+b", false), b"a+b");
     }
 }

@@ -19,7 +19,7 @@ mod versions;
 pub use extract::{Caller, JsonBody};
 pub use middleware::keystone_envelope;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{guard, web, HttpResponse};
 
 use crate::error::Error;
 
@@ -43,6 +43,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|| async {
         Err::<HttpResponse, _>(Error::MethodNotAllowed)
+    }))
+}
+
+/// Marks a HEAD request that the middleware routes as GET, so that HEAD is answered wherever GET is.
+#[derive(Clone, Copy)]
+pub(crate) struct HeadRequest;
+
+/// A HEAD-only route, for the resources where Keystone's HEAD answer differs from its GET answer
+/// (e.g. 204 instead of 200). Register it before the resource's GET route.
+pub(crate) fn head() -> actix_web::Route {
+    web::route().guard(guard::fn_guard(|ctx| {
+        ctx.req_data().get::<HeadRequest>().is_some()
     }))
 }
 

@@ -33,7 +33,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/v3/projects/{project_id}/tags/{tag}")
             .route(web::get().to(has_tag))
-            .route(web::head().to(has_tag))
             .route(web::put().to(add_tag))
             .route(web::delete().to(remove_tag)),
     )
@@ -78,10 +77,10 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
         domain_id: q.exact("domain_id"),
         parent_id: q.exact("parent_id"),
         enabled: q.bool("enabled")?,
-        tags: q.list("tags"),
-        tags_any: q.list("tags-any"),
-        not_tags: q.list("not-tags"),
-        not_tags_any: q.list("not-tags-any"),
+        tags: q.tags("tags")?,
+        tags_any: q.tags("tags-any")?,
+        not_tags: q.tags("not-tags")?,
+        not_tags_any: q.tags("not-tags-any")?,
         ..Default::default()
     };
     let projects = manage::list_projects(&ctx, f).await?;

@@ -94,6 +94,28 @@ impl Query {
             .unwrap_or_default()
     }
 
+    /// A tag filter (`tags=a,b`): each value a valid tag, each once, at most `MAX_TAGS` of them.
+    pub fn tags(&self, key: &str) -> Result<Vec<String>> {
+        let mut out: Vec<String> = vec![];
+        for t in self.list(key) {
+            if t.chars().count() > 255 {
+                return Err(Error::validation(format!(
+                    "Invalid value for query parameter '{key}': a tag has at most 255 characters."
+                )));
+            }
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        let max = crate::resource::manage::MAX_TAGS;
+        if out.len() > max {
+            return Err(Error::validation(format!(
+                "Invalid value for query parameter '{key}': at most {max} tags."
+            )));
+        }
+        Ok(out)
+    }
+
     fn without(&self, key: &str) -> Vec<(String, String)> {
         self.pairs
             .iter()

@@ -34,8 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/v3/roles/{prior}/implies/{implied}")
             .route(web::put().to(create_implied))
+            .route(super::head().to(check_implied))
             .route(web::get().to(get_implied))
-            .route(web::head().to(check_implied))
             .route(web::delete().to(delete_implied)),
     )
     .service(resource("/v3/role_inferences").route(web::get().to(inferences)))
@@ -55,7 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn grant_resource(path: &str) -> actix_web::Resource {
     resource(path)
         .route(web::put().to(put_grant))
-        .route(web::head().to(check_grant))
+        .route(super::head().to(check_grant))
         .route(web::get().to(check_grant))
         .route(web::delete().to(delete_grant))
 }
@@ -315,6 +315,16 @@ async fn role_assignments(
     if query.effective && query.group_id.is_some() {
         return Err(Error::validation(
             "The effective and group.id query parameters cannot be combined: effective assignments are per user.",
+        ));
+    }
+    if query.project_id.is_some() && query.domain_id.is_some() {
+        return Err(Error::validation(
+            "The scope.project.id and scope.domain.id query parameters cannot be combined: specify a project or a domain, not both.",
+        ));
+    }
+    if query.user_id.is_some() && query.group_id.is_some() {
+        return Err(Error::validation(
+            "The user.id and group.id query parameters cannot be combined: specify a user or a group, not both.",
         ));
     }
     if query.include_subtree && query.project_id.is_none() {

@@ -42,6 +42,7 @@ pub struct RoleUpdate {
 pub async fn create_role(ctx: &Ctx<'_>, req: RoleCreate) -> Result<Role> {
     ctx.enforce("create_role", Target::default())?;
     check_name("role", "name", &req.name)?;
+    crate::patch::check_resource_options("role", req.options.as_ref())?;
     let role = Role {
         id: crate::ids::new_id(),
         name: req.name,
@@ -97,6 +98,7 @@ pub async fn list_roles(ctx: &Ctx<'_>, f: RoleFilter) -> Result<Vec<Role>> {
 pub async fn update_role(ctx: &Ctx<'_>, id: &str, req: RoleUpdate) -> Result<Role> {
     let current = get_role(ctx, id).await?;
     ctx.enforce("update_role", Target::default())?;
+    crate::patch::check_resource_options("role", req.options.as_ref())?;
     if req.domain_id.is_some() && req.domain_id != current.domain_id {
         return Err(Error::validation(
             "Invalid input for field 'role.domain_id': a role cannot move to another domain.",

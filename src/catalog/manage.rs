@@ -176,6 +176,9 @@ pub async fn create_service(ctx: &Ctx<'_>, req: ServiceInput) -> Result<Service>
         .type_
         .filter(|t| !t.trim().is_empty() && t.len() <= 255)
         .ok_or_else(|| Error::validation("Invalid input for field 'service.type': a service type (1 to 255 characters) is required."))?;
+    if let Some(n) = &req.name {
+        crate::patch::check_name("service", "name", n)?;
+    }
     let s = Service {
         id: crate::ids::new_id(),
         type_,
@@ -230,6 +233,7 @@ pub async fn update_service(ctx: &Ctx<'_>, id: &str, req: ServiceInput) -> Resul
                 s.type_ = t;
             }
             if let Some(n) = req.name {
+                crate::patch::check_name("service", "name", &n)?;
                 s.name = n;
             }
             if let Some(d) = req.description {
@@ -280,20 +284,31 @@ fn check_url(u: &str) -> Result<()> {
     }
 }
 
-fn check_endpoint_refs(c: &mut DbConnection, e: &Endpoint) -> Result<()> {
+/// Keystone's rule for an endpoint's region: a `region_id` must name an existing region (400
+/// otherwise); only the legacy `region` field, given without `region_id`, creates a missing one.
+fn legacy_region(req: &EndpointInput) -> bool {
+    matches!(req.region_id, None | Some(None)) && matches!(req.region, Some(Some(_)))
+}
+
+fn check_endpoint_refs(c: &mut DbConnection, e: &Endpoint, create_region: bool) -> Result<()> {
     if store::get_service(c, &e.service_id)?.is_none() {
         return Err(Error::validation(format!(
             "Invalid input for field 'endpoint.service_id': service {} does not exist.",
             e.service_id
         )));
     }
-    // Keystone creates a region an endpoint names when it does not exist yet.
     if let Some(r) = &e.region_id {
         if store::get_region(c, r)?.is_none() {
-            if r.is_empty() || r.len() > 255 || r.contains('/') {
-                return Err(Error::validation(
-                    "Invalid input for field 'endpoint.region_id': 1 to 255 characters, no '/'.",
-                ));
+            let field = if create_region { "region" } else { "region_id" };
+            if r.is_empty() || r.chars().count() > 255 || r.contains('/') {
+                return Err(Error::validation(format!(
+                    "Invalid input for field 'endpoint.{field}': 1 to 255 characters, no '/'."
+                )));
+            }
+            if !create_region {
+                return Err(Error::validation(format!(
+                    "Invalid input for field 'endpoint.region_id': region {r} does not exist."
+                )));
             }
             store::insert_region(
                 c,
@@ -311,6 +326,7 @@ fn check_endpoint_refs(c: &mut DbConnection, e: &Endpoint) -> Result<()> {
 
 pub async fn create_endpoint(ctx: &Ctx<'_>, req: EndpointInput) -> Result<Endpoint> {
     admin(ctx, "create_endpoint")?;
+    let create_region = legacy_region(&req);
     let service_id = req.service_id.ok_or_else(|| {
         Error::validation("Invalid input for field 'endpoint.service_id': it is required.")
     })?;
@@ -334,7 +350,7 @@ pub async fn create_endpoint(ctx: &Ctx<'_>, req: EndpointInput) -> Result<Endpoi
     ctx.state
         .store
         .tx(move |c| {
-            check_endpoint_refs(c, &e)?;
+            check_endpoint_refs(c, &e, create_region)?;
             store::insert_endpoint(c, &e)?;
             Ok(e)
         })
@@ -369,6 +385,7 @@ pub async fn update_endpoint(ctx: &Ctx<'_>, id: &str, req: EndpointInput) -> Res
     if let Some(u) = &req.url {
         check_url(u)?;
     }
+    let create_region = legacy_region(&req);
     let id = id.to_string();
     ctx.state
         .store
@@ -391,7 +408,7 @@ pub async fn update_endpoint(ctx: &Ctx<'_>, id: &str, req: EndpointInput) -> Res
             }
             crate::patch::check_same_id("endpoint", &e.id, &req.extra)?;
             e.extra = merge_extra("endpoint", &e.extra, req.extra)?;
-            check_endpoint_refs(c, &e)?;
+            check_endpoint_refs(c, &e, create_region)?;
             store::update_endpoint(c, &e)?;
             Ok(e)
         })

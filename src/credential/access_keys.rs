@@ -296,6 +296,11 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
     }
     let mut cred = current.cred.clone();
     if let Some(t) = req.type_ {
+        if t.is_empty() || t.len() > 255 {
+            return Err(Error::validation(
+                "Invalid input for field 'credential.type': 1 to 255 characters (e.g. ec2).",
+            ));
+        }
         cred.type_ = t;
     }
     if let Some(p) = req.project_id {

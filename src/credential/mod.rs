@@ -198,6 +198,10 @@ enum RuleSpec {
     New(AccessRule),
 }
 
+/// Keystone's limits for an access rule: a service type fits the column (64), a path 225 characters.
+const MAX_RULE_SERVICE: usize = 64;
+const MAX_RULE_PATH: usize = 225;
+
 fn check_access_rule(r: AccessRuleInput, user_id: &str) -> Result<RuleSpec> {
     if let Some(id) = r.id {
         return Ok(RuleSpec::Existing(id));
@@ -209,12 +213,20 @@ fn check_access_rule(r: AccessRuleInput, user_id: &str) -> Result<RuleSpec> {
     };
     let service = r
         .service
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| bad("each rule needs a service type"))?;
+        .filter(|s| !s.trim().is_empty() && s.chars().count() <= MAX_RULE_SERVICE)
+        .ok_or_else(|| {
+            bad(&format!(
+                "each rule needs a service type of 1 to {MAX_RULE_SERVICE} characters"
+            ))
+        })?;
     let path = r
         .path
-        .filter(|p| p.starts_with('/'))
-        .ok_or_else(|| bad("each rule needs a path starting with '/'"))?;
+        .filter(|p| p.starts_with('/') && p.chars().count() <= MAX_RULE_PATH)
+        .ok_or_else(|| {
+            bad(&format!(
+                "each rule needs a path starting with '/', at most {MAX_RULE_PATH} characters"
+            ))
+        })?;
     let method = r
         .method
         .filter(|m| METHODS.contains(&m.as_str()))

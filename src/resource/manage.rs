@@ -94,6 +94,7 @@ fn refuse_is_domain(is_domain: Option<bool>) -> Result<()> {
 pub async fn create_project(ctx: &Ctx<'_>, req: ProjectCreate) -> Result<ProjectView> {
     check_name("project", "name", &req.name)?;
     refuse_is_domain(req.is_domain)?;
+    crate::patch::check_resource_options("project", req.options.as_ref())?;
     let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
     let parent_id = req.parent_id.clone();
     let parent = match &parent_id {
@@ -219,6 +220,7 @@ pub async fn list_projects(ctx: &Ctx<'_>, mut f: ProjectFilter) -> Result<Vec<Pr
 pub async fn update_project(ctx: &Ctx<'_>, id: &str, req: ProjectUpdate) -> Result<ProjectView> {
     let current = load_project(ctx, id, "update_project").await?;
     refuse_is_domain(req.is_domain)?;
+    crate::patch::check_resource_options("project", req.options.as_ref())?;
     let p0 = &current.project;
     if req.domain_id.as_ref().is_some_and(|d| *d != p0.domain_id) {
         return Err(Error::validation(
@@ -405,6 +407,8 @@ fn domain_target(d: &Domain) -> Target<'_> {
 pub async fn create_domain(ctx: &Ctx<'_>, req: DomainCreate) -> Result<Domain> {
     ctx.enforce("create_domain", Target::default())?;
     check_name("domain", "name", &req.name)?;
+    check_tags(req.tags.as_deref().unwrap_or_default())?;
+    crate::patch::check_resource_options("domain", req.options.as_ref())?;
     let id = match req.explicit_domain_id {
         Some(id) if crate::ids::is_uuid_hex(&id) => id,
         Some(_) => {
@@ -456,10 +460,14 @@ pub async fn list_domains(ctx: &Ctx<'_>, f: DomainFilter) -> Result<Vec<Domain>>
 
 pub async fn update_domain(ctx: &Ctx<'_>, id: &str, req: DomainUpdate) -> Result<Domain> {
     let current = load_domain(ctx, id, "update_domain").await?;
+    crate::patch::check_resource_options("domain", req.options.as_ref())?;
     let mut d = current.clone();
     if let Some(name) = req.name {
         check_name("domain", "name", &name)?;
         d.name = name;
+    }
+    if let Some(tags) = &req.tags {
+        check_tags(tags)?;
     }
     if let Some(desc) = req.description {
         d.description = desc;

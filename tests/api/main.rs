@@ -6,6 +6,7 @@ mod helpers;
 mod access_keys;
 mod auth;
 mod auth_rules;
+mod bad_input;
 mod concurrency;
 mod db_failures;
 mod ec2tokens;

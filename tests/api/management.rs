@@ -587,8 +587,11 @@ both_backends!(catalog_crud_reaches_tokens, |app| {
     )
     .await
     .expect(400);
-    // As in Keystone, an endpoint's unknown region is created.
+    // As in Keystone, an unknown `region_id` is refused; the legacy `region` field creates it.
     app.post("/v3/endpoints", t, json!({"endpoint": {"service_id": s, "interface": "public", "url": "https://x", "region_id": "Elsewhere"}}))
+        .await
+        .expect(400);
+    app.post("/v3/endpoints", t, json!({"endpoint": {"service_id": s, "interface": "public", "url": "https://x", "region": "Elsewhere"}}))
         .await
         .expect(201);
     app.get("/v3/regions/Elsewhere", t).await.expect(200);
