@@ -153,7 +153,7 @@ pub async fn verify_password(
     now: DateTime<Utc>,
 ) -> Result<User> {
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = state.hasher.verify(secret, hash).await;
+    let verified = state.hasher.verify(secret, hash).await?;
     let Some(user) = user else {
         return Err(Error::Unauthorized);
     };
@@ -301,7 +301,7 @@ async fn application_credential_method(
         )));
     }
     let hash = found.as_ref().map(|(ac, _)| ac.secret_hash.clone());
-    let verified = state.hasher.verify(SecretString::from(secret), hash).await;
+    let verified = state.hasher.verify(SecretString::from(secret), hash).await?;
     let Some((ac, user)) = found else {
         return Err(Error::Unauthorized);
     };

@@ -121,6 +121,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
             iterations: 1,
             parallelism: 1,
             max_password_length: 4096,
+            ..Default::default()
         },
         ..Default::default()
     }
