@@ -7,6 +7,7 @@ mod access_keys;
 mod auth;
 mod auth_rules;
 mod foundation;
+mod hashing;
 mod management;
 mod policy;
 mod revocation;
