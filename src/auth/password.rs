@@ -155,17 +155,20 @@ impl PasswordHasher {
     }
 }
 
-/// A hashing thread: lowers its priority, allocates its memory once, runs jobs until the hasher
-/// is dropped.
+/// A hashing thread: lowers its priority, allocates its memory once (at its first run) and
+/// reuses it for every run, until the hasher is dropped.
 fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
     lower_priority();
-    let mut memory = vec![Block::default(); blocks];
+    let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
             rx.recv()
         };
         let Ok(job) = job else { return };
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
         // A panic in one run must not take the thread (and its permit) with it; the caller
         // then sees its answer channel closed.
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory)));
