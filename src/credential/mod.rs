@@ -2,6 +2,7 @@
 //! itself on its token's project, roles within the token's, secret shown once and stored hashed.
 
 pub mod access_keys;
+pub mod rotate;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use secrecy::SecretString;

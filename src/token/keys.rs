@@ -96,7 +96,14 @@ impl KeyRepository {
     /// Keystone's rotation: the staged key `0` becomes the new primary `max+1`, a new staged key
     /// is written, and the oldest keys beyond `max_active_keys` are removed.
     pub fn rotate(&self) -> Result<()> {
-        let mut files = self.key_files()?;
+        self.promote()?;
+        self.trim()
+    }
+
+    /// The first half of a rotation: the staged key `0` becomes the new primary `max+1` and a
+    /// new staged key is written; no key is removed yet.
+    pub fn promote(&self) -> Result<()> {
+        let files = self.key_files()?;
         if !files.contains_key(&0) {
             return Err(Error::validation(format!(
                 "the fernet key repository {} has no staged key 0; run `ironstone fernet setup`",
@@ -107,9 +114,13 @@ impl KeyRepository {
         let new_path = self.dir.join(new_primary.to_string());
         fs::rename(&files[&0], &new_path)
             .map_err(|e| Error::internal(format!("cannot promote staged key: {e}")))?;
+        self.write_key(0)
+    }
+
+    /// The second half: the oldest keys beyond `max_active_keys` (staged key included) are removed.
+    pub fn trim(&self) -> Result<()> {
+        let mut files = self.key_files()?;
         files.remove(&0);
-        files.insert(new_primary, new_path);
-        self.write_key(0)?;
         let mut keys: Vec<u64> = files.keys().copied().collect();
         while keys.len() > self.max_active_keys.saturating_sub(1).max(1) {
             let oldest = keys.remove(0);
@@ -221,7 +232,8 @@ impl KeyRing {
         })
     }
 
-    fn read(repo: &KeyRepository) -> Result<Keys> {
+    /// The keys of `repo` as they are on disk now.
+    pub fn read(repo: &KeyRepository) -> Result<Keys> {
         let mut keys = repo.load()?;
         let primary = keys[0].clone();
         let all = fernet::MultiFernet::new(std::mem::take(&mut keys));

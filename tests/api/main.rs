@@ -6,6 +6,7 @@ mod helpers;
 mod access_keys;
 mod auth;
 mod auth_rules;
+mod credential_keys;
 mod foundation;
 mod hashing;
 mod management;
