@@ -62,7 +62,7 @@ pub struct PasswordHashingConfig {
     /// (default: the number of CPUs, less one on machines with more than one).
     pub max_concurrent: usize,
     /// Hashing runs that may wait for a thread; beyond it a request is answered 503 with
-    /// `Retry-After` at once (default: 8 per thread).
+    /// `Retry-After` at once (default: 16 per thread, at least 64).
     pub max_queue: usize,
 }
 
@@ -136,7 +136,7 @@ impl Default for PasswordHashingConfig {
             parallelism: 1,
             max_password_length: 4096,
             max_concurrent: default_hashing_threads(),
-            max_queue: 8 * default_hashing_threads(),
+            max_queue: (16 * default_hashing_threads()).max(64),
         }
     }
 }

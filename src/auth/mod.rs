@@ -226,7 +226,7 @@ async fn password_method(
             },
         })
         .await?;
-    let user = verify_password(state, user, SecretString::from(secret), now).await?;
+    let user = verify_password(state, user, secret, now).await?;
     if user
         .password_expires_at
         .is_some_and(|exp| exp <= now.naive_utc())
@@ -301,7 +301,7 @@ async fn application_credential_method(
         )));
     }
     let hash = found.as_ref().map(|(ac, _)| ac.secret_hash.clone());
-    let verified = state.hasher.verify(SecretString::from(secret), hash).await?;
+    let verified = state.hasher.verify(secret, hash).await?;
     let Some((ac, user)) = found else {
         return Err(Error::Unauthorized);
     };

@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::*;
 
 both_backends!(credential_rotation_reencrypts_every_blob, |app| {
     let blobs = [
