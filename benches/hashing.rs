@@ -317,7 +317,11 @@ async fn main() {
         "target validation p99 under flood <= 2 x idle = {:.2} ms: {:.2} ms -> {}",
         2.0 * ms(p99_idle),
         ms(p99_under),
-        if p99_under <= 2 * p99_idle { "met" } else { "MISSED" }
+        if p99_under <= 2 * p99_idle {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
     let no_500 = !answered.keys().any(|s| *s >= 500 && *s != 503) && !answered.contains_key(&0);
     println!(

@@ -232,21 +232,36 @@ impl Config {
             0,
             366 * DAY,
         )?;
-        bounded("fernet.max_active_keys", self.fernet.max_active_keys as u64, 2, 1000)
-            .map_err(|_| {
-                Error::validation(
-                    "fernet.max_active_keys must be between 2 (a staged and a primary key) and 1000",
-                )
-            })?;
+        bounded(
+            "fernet.max_active_keys",
+            self.fernet.max_active_keys as u64,
+            2,
+            1000,
+        )
+        .map_err(|_| {
+            Error::validation(
+                "fernet.max_active_keys must be between 2 (a staged and a primary key) and 1000",
+            )
+        })?;
         bounded(
             "max_request_body_size (bytes)",
             self.max_request_body_size as u64,
             1024,
             1 << 30,
         )?;
-        bounded("database_pool_size", self.database_pool_size.into(), 1, 1000)?;
+        bounded(
+            "database_pool_size",
+            self.database_pool_size.into(),
+            1,
+            1000,
+        )?;
         let h = &self.password_hashing;
-        bounded("password_hashing.memory_kib", h.memory_kib.into(), 8, 4 << 20)?;
+        bounded(
+            "password_hashing.memory_kib",
+            h.memory_kib.into(),
+            8,
+            4 << 20,
+        )?;
         bounded("password_hashing.iterations", h.iterations.into(), 1, 1000)?;
         bounded("password_hashing.parallelism", h.parallelism.into(), 1, 64)?;
         if u64::from(h.memory_kib) < 8 * u64::from(h.parallelism) {
@@ -260,11 +275,26 @@ impl Config {
             1,
             1 << 20,
         )?;
-        bounded("password_hashing.max_concurrent", h.max_concurrent as u64, 1, 1024)?;
-        bounded("password_hashing.max_queue", h.max_queue as u64, 1, 1_000_000)?;
+        bounded(
+            "password_hashing.max_concurrent",
+            h.max_concurrent as u64,
+            1,
+            1024,
+        )?;
+        bounded(
+            "password_hashing.max_queue",
+            h.max_queue as u64,
+            1,
+            1_000_000,
+        )?;
         let sc = &self.security_compliance;
         if let Some(n) = sc.lockout_failure_attempts {
-            bounded("security_compliance.lockout_failure_attempts", n.into(), 1, 1_000_000)?;
+            bounded(
+                "security_compliance.lockout_failure_attempts",
+                n.into(),
+                1,
+                1_000_000,
+            )?;
         }
         if let Some(d) = sc.lockout_duration {
             bounded(
@@ -275,7 +305,12 @@ impl Config {
             )?;
         }
         if let Some(d) = sc.password_expires_days {
-            bounded("security_compliance.password_expires_days", d.into(), 1, 36_600)?;
+            bounded(
+                "security_compliance.password_expires_days",
+                d.into(),
+                1,
+                36_600,
+            )?;
         }
         bounded(
             "identity.generated_name_length",
@@ -451,29 +486,74 @@ mod tests {
     fn zero_or_absurd_numbers_are_refused_naming_the_key() {
         for (toml, key) in [
             ("[token]\nexpiration = 0", "token.expiration"),
-            ("[token]\nexpiration = 9223372036854775807", "token.expiration"),
-            ("[token]\nallow_expired_window = 9223372036854775807", "token.allow_expired_window"),
-            ("[security_compliance]\nlockout_duration = 9223372036854775807", "security_compliance.lockout_duration"),
-            ("[security_compliance]\npassword_expires_days = 4294967295", "security_compliance.password_expires_days"),
-            ("[security_compliance]\nlockout_failure_attempts = 0", "security_compliance.lockout_failure_attempts"),
-            ("[password_hashing]\nmax_concurrent = 0", "password_hashing.max_concurrent"),
-            ("[password_hashing]\nmax_concurrent = 100000", "password_hashing.max_concurrent"),
-            ("[password_hashing]\nmax_queue = 0", "password_hashing.max_queue"),
-            ("[password_hashing]\nmemory_kib = 4294967295", "password_hashing.memory_kib"),
-            ("[password_hashing]\niterations = 0", "password_hashing.iterations"),
-            ("[password_hashing]\nmax_password_length = 0", "password_hashing.max_password_length"),
+            (
+                "[token]\nexpiration = 9223372036854775807",
+                "token.expiration",
+            ),
+            (
+                "[token]\nallow_expired_window = 9223372036854775807",
+                "token.allow_expired_window",
+            ),
+            (
+                "[security_compliance]\nlockout_duration = 9223372036854775807",
+                "security_compliance.lockout_duration",
+            ),
+            (
+                "[security_compliance]\npassword_expires_days = 4294967295",
+                "security_compliance.password_expires_days",
+            ),
+            (
+                "[security_compliance]\nlockout_failure_attempts = 0",
+                "security_compliance.lockout_failure_attempts",
+            ),
+            (
+                "[password_hashing]\nmax_concurrent = 0",
+                "password_hashing.max_concurrent",
+            ),
+            (
+                "[password_hashing]\nmax_concurrent = 100000",
+                "password_hashing.max_concurrent",
+            ),
+            (
+                "[password_hashing]\nmax_queue = 0",
+                "password_hashing.max_queue",
+            ),
+            (
+                "[password_hashing]\nmemory_kib = 4294967295",
+                "password_hashing.memory_kib",
+            ),
+            (
+                "[password_hashing]\niterations = 0",
+                "password_hashing.iterations",
+            ),
+            (
+                "[password_hashing]\nmax_password_length = 0",
+                "password_hashing.max_password_length",
+            ),
             ("[fernet]\nmax_active_keys = 1", "fernet.max_active_keys"),
             ("database_pool_size = 0", "database_pool_size"),
             ("max_request_body_size = 0", "max_request_body_size"),
-            ("[identity]\ngenerated_name_length = 100000000", "identity.generated_name_length"),
+            (
+                "[identity]\ngenerated_name_length = 100000000",
+                "identity.generated_name_length",
+            ),
         ] {
-            let err = load_toml(toml).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains(key), "{toml:?}: expected an error naming {key}, got {err:?}");
+            let err = load_toml(toml)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(key),
+                "{toml:?}: expected an error naming {key}, got {err:?}"
+            );
         }
-        let err = Config::load(None, &env(&[("IRONSTONE_TOKEN_EXPIRATION", "99999999999999")]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = Config::load(
+            None,
+            &env(&[("IRONSTONE_TOKEN_EXPIRATION", "99999999999999")]),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(err.contains("token.expiration"), "{err}");
     }
 

@@ -150,7 +150,7 @@ async fn create_checked(
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
         })?;
         check_project(ctx, &user_id, project, need_role).await?;
-        ec2_id(&ec2_access(&blob)?)
+        ec2_id(&ec2_access(blob)?)
     } else {
         crate::ids::new_id()
     };

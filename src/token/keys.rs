@@ -348,8 +348,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = KeyRepository::new(dir.path(), 3);
         repo.setup().unwrap();
-        let ring = KeyRing::open_with_recheck(KeyRepository::new(dir.path(), 3), Duration::ZERO)
-            .unwrap();
+        let ring =
+            KeyRing::open_with_recheck(KeyRepository::new(dir.path(), 3), Duration::ZERO).unwrap();
         let before = ring.keys().primary_hash.clone();
         // Another key written over the primary's file: the directory itself does not change.
         let other = fernet::Fernet::generate_key();

@@ -33,7 +33,9 @@ async fn flood_gets_503_with_retry_after_then_serves(backend: Backend) {
             Method::POST,
             &path,
             None,
-            Some(json!({"user": {"original_password": "Wrong-Pass-1", "password": "New-Pass-123"}})),
+            Some(
+                json!({"user": {"original_password": "Wrong-Pass-1", "password": "New-Pass-123"}}),
+            ),
         )
     });
     let (logins, changes) = tokio::join!(join_all(logins), join_all(changes));
