@@ -203,6 +203,8 @@ async fn password_method(
     now: DateTime<Utc>,
 ) -> Result<Identified> {
     let u = p.user;
+    // A full hashing queue answers 503 before any database work.
+    state.hasher.check_room()?;
     let secret = u.password.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.password.user.password': a password is required."))?;
     if u.id.is_none() && u.name.is_none() {
         return Err(Error::validation(
@@ -260,6 +262,7 @@ async fn application_credential_method(
     a: AppCredMethod,
     now: DateTime<Utc>,
 ) -> Result<Identified> {
+    state.hasher.check_room()?;
     let secret = a.secret.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.application_credential.secret': a secret is required."))?;
     let lookup = a.clone();
     let found = state

@@ -10,6 +10,7 @@
 //! priority, so that token validation and database work are served first when CPUs are short.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -43,6 +44,9 @@ struct Inner {
     dummy: OnceLock<String>,
     /// Work for the hashing threads; its capacity is the queue bound.
     queue: mpsc::SyncSender<Job>,
+    max_queue: usize,
+    /// Runs queued and not yet picked up by a thread (for the early check).
+    waiting: Arc<AtomicUsize>,
 }
 
 /// One hashing run, given the memory of the thread that runs it.
@@ -69,12 +73,13 @@ impl PasswordHasher {
         }
         let (queue, jobs) = mpsc::sync_channel::<Job>(c.max_queue);
         let jobs = Arc::new(Mutex::new(jobs));
+        let waiting = Arc::new(AtomicUsize::new(0));
         let blocks = params.block_count();
         for i in 0..c.max_concurrent {
-            let jobs = jobs.clone();
+            let (jobs, waiting) = (jobs.clone(), waiting.clone());
             std::thread::Builder::new()
                 .name(format!("ironstone-hash-{i}"))
-                .spawn(move || worker(&jobs, blocks))
+                .spawn(move || worker(&jobs, &waiting, blocks))
                 .map_err(|e| Error::internal(format!("cannot start a hashing thread: {e}")))?;
         }
         Ok(PasswordHasher {
@@ -84,6 +89,8 @@ impl PasswordHasher {
                 permits: c.max_concurrent,
                 dummy: OnceLock::new(),
                 queue,
+                max_queue: c.max_queue,
+                waiting,
             }),
         })
     }
@@ -100,6 +107,16 @@ impl PasswordHasher {
     /// Memory one hashing run holds, in bytes.
     pub fn memory_per_permit(&self) -> usize {
         self.inner.params.block_count() * Block::SIZE
+    }
+
+    /// 503 when the queue is full right now: lets a request that will need a hashing run give up
+    /// before doing other work (e.g. looking the user up). Advisory; `hash` and `verify` enforce
+    /// the bound.
+    pub fn check_room(&self) -> Result<()> {
+        if self.inner.waiting.load(Ordering::Relaxed) >= self.inner.max_queue {
+            return Err(busy());
+        }
+        Ok(())
     }
 
     /// Hashes `password` on a hashing thread; 503 when too many runs are waiting already.
@@ -124,19 +141,21 @@ impl PasswordHasher {
         let job: Job = Box::new(move |mem| {
             let _ = tx.send(f(&inner, mem));
         });
+        // Counted before it is queued, so that a thread picking it up at once never sees 0.
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         match self.inner.queue.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
                 tracing::warn!(
                     permits = self.inner.permits,
                     "password hashing queue full; answering 503"
                 );
-                return Err(Error::Unavailable(
-                    "Too many password checks are in progress; try again shortly.".into(),
-                ));
+                return Err(busy());
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(Error::internal("the password hashing threads are gone"))
+                self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(Error::internal("the password hashing threads are gone"));
             }
         }
         rx.await
@@ -155,9 +174,13 @@ impl PasswordHasher {
     }
 }
 
+fn busy() -> Error {
+    Error::Unavailable("Too many password checks are in progress; try again shortly.".into())
+}
+
 /// A hashing thread: lowers its priority, allocates its memory once (at its first run) and
 /// reuses it for every run, until the hasher is dropped.
-fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
+fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, waiting: &AtomicUsize, blocks: usize) {
     lower_priority();
     let mut memory: Vec<Block> = Vec::new();
     loop {
@@ -166,6 +189,7 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
             rx.recv()
         };
         let Ok(job) = job else { return };
+        waiting.fetch_sub(1, Ordering::Relaxed);
         if memory.len() < blocks {
             memory.resize(blocks, Block::default());
         }
