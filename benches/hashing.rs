@@ -66,19 +66,27 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Prepares the store with the admin commands (so that the server itself hashes nothing before
+/// the measurement: its base RSS holds no hashing memory), then starts `serve`.
 async fn start_server(client: &reqwest::Client) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ironstone"))
-        .arg("serve")
-        .env("IRONSTONE_DATA_DIR", dir.path())
-        .env("IRONSTONE_BIND", format!("127.0.0.1:{port}"))
-        .env("IRONSTONE_BOOTSTRAP_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ironstone"));
+        c.args(args)
+            .env("IRONSTONE_DATA_DIR", dir.path())
+            .env("IRONSTONE_BIND", format!("127.0.0.1:{port}"))
+            .env("IRONSTONE_BOOTSTRAP_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    for args in [&["db", "sync"][..], &["fernet", "setup"], &["bootstrap"]] {
+        let ok = command(args).status().expect("admin command").success();
+        assert!(ok, "ironstone {args:?} failed");
+    }
+    let child = command(&["serve"]).spawn().expect("start the server");
     let server = Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
@@ -101,20 +109,30 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
+fn latencies(timed: &[(Duration, Duration)]) -> Vec<Duration> {
+    let mut l: Vec<Duration> = timed.iter().map(|(_, l)| *l).collect();
+    l.sort();
+    if l.is_empty() {
+        l.push(Duration::ZERO);
+    }
+    l
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 /// Validates `token` with `clients` closed-loop clients on a runtime of its own (so that the
 /// flood's client tasks cannot delay it), `count` requests, or until `stop` is set when
-/// `count` is 0. Returns every latency, sorted.
+/// `count` is 0. Returns every request's start (since `epoch`) and latency, by latency.
 fn probe(
     base: String,
     token: String,
     clients: usize,
     count: usize,
     stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<Vec<Duration>> {
+) -> std::thread::JoinHandle<Vec<(Duration, Duration)>> {
+    let epoch = Instant::now();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -142,7 +160,7 @@ fn probe(
                             .expect("validate");
                         assert_eq!(r.status().as_u16(), 200, "validation failed");
                         let _ = r.bytes().await;
-                        lat.push(t.elapsed());
+                        lat.push((t - epoch, t.elapsed()));
                     }
                     lat
                 }));
@@ -151,7 +169,7 @@ fn probe(
             for t in tasks {
                 all.extend(t.await.expect("probe task"));
             }
-            all.sort();
+            all.sort_by_key(|(_, l)| *l);
             all
         })
     })
@@ -208,6 +226,7 @@ async fn main() {
     )
     .join()
     .expect("idle probe");
+    let idle = latencies(&idle);
     let (idle_rss, _) = memory_kib(pid);
 
     // The flood, with the probe running beside it and RSS sampled every 5 ms.
@@ -254,10 +273,38 @@ async fn main() {
     }
     let flood_wall = start.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let under = busy.join().expect("busy probe");
+    let under_timed = busy.join().expect("busy probe");
+    let under = latencies(&under_timed);
+    // When the 1,000 requests arrive (the first BURST of the flood) vs while only hashing goes on.
+    const BURST: Duration = Duration::from_millis(500);
+    let in_burst = latencies(
+        &under_timed
+            .iter()
+            .filter(|(s, _)| *s < BURST)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    let after_burst = latencies(
+        &under_timed
+            .iter()
+            .filter(|(s, _)| *s >= BURST)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     sampler.join().expect("sampler");
     let (end_rss, hwm) = memory_kib(pid);
     let peak_rss = peak.load(Ordering::Relaxed).max(end_rss);
+    // Idle again, to tell the machine's noise (other processes) from the flood's effect.
+    let idle_after = probe(
+        server.base.clone(),
+        token.clone(),
+        probes,
+        idle_n,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .join()
+    .expect("idle probe");
+    let idle_after = latencies(&idle_after);
 
     // A login after the flood works.
     let after = client
@@ -269,7 +316,7 @@ async fn main() {
         .unwrap_or(0);
 
     println!(
-        "server RSS: at start {:.1} MiB, after idle validation {:.1} MiB, peak during the flood {:.1} MiB (VmHWM {:.1} MiB)",
+        "server RSS: at start (no hashing yet) {:.1} MiB, after one login and idle validation {:.1} MiB, peak during the flood {:.1} MiB (VmHWM {:.1} MiB)",
         mib(base_rss),
         mib(idle_rss),
         mib(peak_rss),
@@ -286,6 +333,9 @@ async fn main() {
     };
     line("idle", &idle);
     line("under flood", &under);
+    line("  first 0.5 s", &in_burst);
+    line("  after 0.5 s", &after_burst);
+    line("idle after", &idle_after);
     print!(
         "{logins} concurrent bogus logins in {:.2} s:",
         flood_wall.as_secs_f64()
