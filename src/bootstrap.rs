@@ -79,7 +79,7 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
         existing.as_ref().and_then(|u| u.password_hash.clone()),
     ) {
         (Some(p), Some(h)) => {
-            state.hasher.verify(p.clone(), Some(h)).await != crate::auth::password::Verified::No
+            state.hasher.verify(p.clone(), Some(h)).await? != crate::auth::password::Verified::No
         }
         _ => false,
     };

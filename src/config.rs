@@ -58,6 +58,12 @@ pub struct PasswordHashingConfig {
     pub parallelism: u32,
     /// Longer passwords are refused before hashing (Keystone's `max_password_length`).
     pub max_password_length: usize,
+    /// Hashing runs at once, each on its own thread with its own `memory_kib` buffer
+    /// (default: the number of CPUs, less one on machines with more than one).
+    pub max_concurrent: usize,
+    /// Hashing runs that may wait for a thread; beyond it a request is answered 503 with
+    /// `Retry-After` at once (default: 16 per thread, at least 64).
+    pub max_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,8 +136,16 @@ impl Default for PasswordHashingConfig {
             iterations: 2,
             parallelism: 1,
             max_password_length: 4096,
+            max_concurrent: default_hashing_threads(),
+            max_queue: (16 * default_hashing_threads()).max(64),
         }
     }
+}
+
+/// One hashing thread per CPU, leaving one CPU to request handling where there is more than one.
+fn default_hashing_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cpus.saturating_sub(1).max(1)
 }
 
 impl Default for IdentityConfig {
@@ -207,15 +221,107 @@ impl Config {
         Ok(())
     }
 
+    /// Every number and duration within bounds, so that no absurd value reaches a request
+    /// (e.g. a token expiration that overflows a timestamp); the message names the key.
     fn validate(&self) -> Result<()> {
-        if self.token.expiration == 0 {
+        const DAY: u64 = 86_400;
+        let t = &self.token;
+        bounded("token.expiration (seconds)", t.expiration, 1, 366 * DAY)?;
+        bounded(
+            "token.allow_expired_window (seconds)",
+            t.allow_expired_window,
+            0,
+            366 * DAY,
+        )?;
+        bounded(
+            "fernet.max_active_keys",
+            self.fernet.max_active_keys as u64,
+            2,
+            1000,
+        )
+        .map_err(|_| {
+            Error::validation(
+                "fernet.max_active_keys must be between 2 (a staged and a primary key) and 1000",
+            )
+        })?;
+        bounded(
+            "max_request_body_size (bytes)",
+            self.max_request_body_size as u64,
+            1024,
+            1 << 30,
+        )?;
+        bounded(
+            "database_pool_size",
+            self.database_pool_size.into(),
+            1,
+            1000,
+        )?;
+        let h = &self.password_hashing;
+        bounded(
+            "password_hashing.memory_kib",
+            h.memory_kib.into(),
+            8,
+            4 << 20,
+        )?;
+        bounded("password_hashing.iterations", h.iterations.into(), 1, 1000)?;
+        bounded("password_hashing.parallelism", h.parallelism.into(), 1, 64)?;
+        if u64::from(h.memory_kib) < 8 * u64::from(h.parallelism) {
             return Err(Error::validation(
-                "token.expiration must be at least 1 second",
+                "password_hashing.memory_kib must be at least 8 x password_hashing.parallelism",
             ));
         }
-        if self.fernet.max_active_keys < 2 {
+        bounded(
+            "password_hashing.max_password_length",
+            h.max_password_length as u64,
+            1,
+            1 << 20,
+        )?;
+        bounded(
+            "password_hashing.max_concurrent",
+            h.max_concurrent as u64,
+            1,
+            1024,
+        )?;
+        bounded(
+            "password_hashing.max_queue",
+            h.max_queue as u64,
+            1,
+            1_000_000,
+        )?;
+        let sc = &self.security_compliance;
+        if let Some(n) = sc.lockout_failure_attempts {
+            bounded(
+                "security_compliance.lockout_failure_attempts",
+                n.into(),
+                1,
+                1_000_000,
+            )?;
+        }
+        if let Some(d) = sc.lockout_duration {
+            bounded(
+                "security_compliance.lockout_duration (seconds)",
+                d,
+                1,
+                3660 * DAY,
+            )?;
+        }
+        if let Some(d) = sc.password_expires_days {
+            bounded(
+                "security_compliance.password_expires_days",
+                d.into(),
+                1,
+                36_600,
+            )?;
+        }
+        bounded(
+            "identity.generated_name_length",
+            self.identity.generated_name_length as u64,
+            4,
+            64,
+        )?;
+        if self.identity.generated_name_prefix.chars().count() > 64 {
             return Err(Error::validation(
-                "fernet.max_active_keys must be at least 2 (a staged and a primary key)",
+                "identity.generated_name_prefix must be at most 64 characters",
             ));
         }
         for needed in ["password", "token", "application_credential"] {
@@ -228,11 +334,6 @@ impl Config {
         if self.token.methods.len() > 31 {
             return Err(Error::validation(
                 "token.methods may list at most 31 methods",
-            ));
-        }
-        if self.identity.generated_name_length < 4 {
-            return Err(Error::validation(
-                "identity.generated_name_length must be at least 4",
             ));
         }
         url::Url::parse(&self.public_url()).map_err(|e| {
@@ -268,6 +369,17 @@ impl Config {
         self.credential_key_repository
             .clone()
             .unwrap_or_else(|| self.data_dir.join("credential-keys"))
+    }
+}
+
+/// `key` must lie in `min..=max`, or start-up stops with a message naming it.
+fn bounded(key: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::validation(format!(
+            "{key} must be between {min} and {max}, got {value}"
+        )))
     }
 }
 
@@ -362,5 +474,96 @@ mod tests {
         .unwrap();
         assert_eq!(c.database_url(), "postgres://u:pw@db/ks");
         assert_eq!(redact_url(&c.database_url()), "postgres://u:***@db/ks");
+    }
+
+    fn load_toml(text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path), &env(&[]))
+    }
+
+    #[test]
+    fn zero_or_absurd_numbers_are_refused_naming_the_key() {
+        for (toml, key) in [
+            ("[token]\nexpiration = 0", "token.expiration"),
+            (
+                "[token]\nexpiration = 9223372036854775807",
+                "token.expiration",
+            ),
+            (
+                "[token]\nallow_expired_window = 9223372036854775807",
+                "token.allow_expired_window",
+            ),
+            (
+                "[security_compliance]\nlockout_duration = 9223372036854775807",
+                "security_compliance.lockout_duration",
+            ),
+            (
+                "[security_compliance]\npassword_expires_days = 4294967295",
+                "security_compliance.password_expires_days",
+            ),
+            (
+                "[security_compliance]\nlockout_failure_attempts = 0",
+                "security_compliance.lockout_failure_attempts",
+            ),
+            (
+                "[password_hashing]\nmax_concurrent = 0",
+                "password_hashing.max_concurrent",
+            ),
+            (
+                "[password_hashing]\nmax_concurrent = 100000",
+                "password_hashing.max_concurrent",
+            ),
+            (
+                "[password_hashing]\nmax_queue = 0",
+                "password_hashing.max_queue",
+            ),
+            (
+                "[password_hashing]\nmemory_kib = 4294967295",
+                "password_hashing.memory_kib",
+            ),
+            (
+                "[password_hashing]\niterations = 0",
+                "password_hashing.iterations",
+            ),
+            (
+                "[password_hashing]\nmax_password_length = 0",
+                "password_hashing.max_password_length",
+            ),
+            ("[fernet]\nmax_active_keys = 1", "fernet.max_active_keys"),
+            ("database_pool_size = 0", "database_pool_size"),
+            ("max_request_body_size = 0", "max_request_body_size"),
+            (
+                "[identity]\ngenerated_name_length = 100000000",
+                "identity.generated_name_length",
+            ),
+        ] {
+            let err = load_toml(toml)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(key),
+                "{toml:?}: expected an error naming {key}, got {err:?}"
+            );
+        }
+        let err = Config::load(
+            None,
+            &env(&[("IRONSTONE_TOKEN_EXPIRATION", "99999999999999")]),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("token.expiration"), "{err}");
+    }
+
+    #[test]
+    fn hashing_pool_options_are_read() {
+        let c = load_toml("[password_hashing]\nmax_concurrent = 3\nmax_queue = 7\n").unwrap();
+        assert_eq!(c.password_hashing.max_concurrent, 3);
+        assert_eq!(c.password_hashing.max_queue, 7);
+        let d = Config::default().password_hashing;
+        assert!(d.max_concurrent >= 1 && d.max_queue >= d.max_concurrent);
     }
 }

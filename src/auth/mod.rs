@@ -168,7 +168,7 @@ pub async fn verify_password(
     now: DateTime<Utc>,
 ) -> Result<(User, Vec<UserOption>)> {
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = state.hasher.verify(secret, hash).await;
+    let verified = state.hasher.verify(secret, hash).await?;
     let Some(user) = user else {
         return Err(Error::Unauthorized);
     };
@@ -232,6 +232,8 @@ async fn password_method(
     now: DateTime<Utc>,
 ) -> Result<Identified> {
     let u = p.user;
+    // A full hashing queue answers 503 before any database work.
+    state.hasher.check_room()?;
     let secret = u.password.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.password.user.password': a password is required."))?;
     if u.id.is_none() && u.name.is_none() {
         return Err(Error::validation(
@@ -255,7 +257,7 @@ async fn password_method(
             },
         })
         .await?;
-    let (user, options) = verify_password(state, user, SecretString::from(secret), now).await?;
+    let (user, options) = verify_password(state, user, secret, now).await?;
     if !option_enabled(&options, "ignore_password_expiry")
         && user
             .password_expires_at
@@ -290,6 +292,7 @@ async fn application_credential_method(
     a: AppCredMethod,
     now: DateTime<Utc>,
 ) -> Result<Identified> {
+    state.hasher.check_room()?;
     let secret = a.secret.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.application_credential.secret': a secret is required."))?;
     let lookup = a.clone();
     let found = state
@@ -331,7 +334,7 @@ async fn application_credential_method(
         )));
     }
     let hash = found.as_ref().map(|(ac, _)| ac.secret_hash.clone());
-    let verified = state.hasher.verify(SecretString::from(secret), hash).await;
+    let verified = state.hasher.verify(secret, hash).await?;
     let Some((ac, user)) = found else {
         return Err(Error::Unauthorized);
     };

@@ -1,5 +1,7 @@
-//! The body of `POST /v3/auth/tokens`. Secrets are never printed: `Debug` is redacted by hand.
+//! The body of `POST /v3/auth/tokens`. Secrets are `SecretString`s: never printed, zeroized when
+//! dropped.
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::resource::DomainRef;
@@ -38,7 +40,7 @@ pub struct UserCredentials {
     pub id: Option<String>,
     pub name: Option<String>,
     pub domain: Option<DomainRef>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -51,7 +53,7 @@ pub struct AppCredMethod {
     pub id: Option<String>,
     pub name: Option<String>,
     pub user: Option<AppCredUser>,
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -1,6 +1,7 @@
 //! Admin commands, one module each.
 
 pub mod bootstrap;
+pub mod credential;
 pub mod db;
 pub mod fernet;
 pub mod serve;
@@ -45,6 +46,18 @@ pub enum Command {
         #[command(subcommand)]
         command: FernetCommand,
     },
+    /// Credential key repository maintenance (the keys that encrypt stored credential blobs).
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CredentialCommand {
+    /// Promote the staged key to primary, re-encrypt every stored credential blob with it, then
+    /// drop keys beyond max_active_keys.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -83,5 +96,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Fernet {
             command: FernetCommand::Rotate,
         } => fernet::rotate(&config),
+        Command::Credential {
+            command: CredentialCommand::Rotate,
+        } => credential::rotate(&config).await,
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -23,9 +24,10 @@ pub struct CredentialView {
     pub blob: String,
 }
 
+/// The blob may hold a secret (an EC2 secret key): zeroized when dropped, never printed.
 #[derive(Deserialize)]
 pub struct CredentialInput {
-    pub blob: Option<String>,
+    pub blob: Option<SecretString>,
     pub project_id: Option<String>,
     #[serde(rename = "type")]
     pub type_: Option<String>,
@@ -175,6 +177,7 @@ async fn create_checked(
     let blob = req.blob.ok_or_else(|| {
         Error::validation("Invalid input for field 'credential.blob': it is required.")
     })?;
+    let blob = blob.expose_secret().to_string();
     let (id, blob) = if type_ == EC2 {
         let project = req.project_id.as_deref().ok_or_else(|| {
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
@@ -209,7 +212,10 @@ async fn create_checked(
             store::insert_credential(c, &stored)
         })
         .await?;
-    Ok(CredentialView { cred, blob })
+    Ok(CredentialView {
+        cred,
+        blob: blob.to_string(),
+    })
 }
 
 async fn load(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<CredentialView> {
@@ -306,7 +312,9 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
     if let Some(p) = req.project_id {
         cred.project_id = Some(p);
     }
-    let blob = req.blob.unwrap_or(current.blob.clone());
+    let blob = req
+        .blob
+        .map_or(current.blob.clone(), |b| b.expose_secret().to_string());
     if cred.type_ == EC2 {
         let project = cred.project_id.clone().ok_or_else(|| {
             Error::validation("Invalid input for field 'credential.project_id': an ec2 credential needs its project.")
@@ -385,7 +393,9 @@ pub async fn ec2_create(
     let v = create_checked(
         ctx,
         CredentialInput {
-            blob: Some(json!({"access": access, "secret": secret, "trust_id": null}).to_string()),
+            blob: Some(SecretString::from(
+                json!({"access": access, "secret": secret, "trust_id": null}).to_string(),
+            )),
             project_id: Some(project_id),
             type_: Some(EC2.into()),
             user_id: Some(user_id.to_string()),

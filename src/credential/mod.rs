@@ -3,9 +3,10 @@
 
 pub mod access_keys;
 pub mod ec2_signature;
+pub mod rotate;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::auth::revoke::Revoke;
@@ -32,12 +33,12 @@ pub struct AccessRuleInput {
     pub method: Option<String>,
 }
 
-/// No `Debug`: it may carry a secret.
+/// No `Debug`: it may carry a secret (zeroized when dropped).
 #[derive(Deserialize)]
 pub struct AppCredCreate {
     pub name: String,
     pub description: Option<String>,
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     pub expires_at: Option<String>,
     pub roles: Option<Vec<RoleRef>>,
     pub unrestricted: Option<bool>,
@@ -127,22 +128,18 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, req: AppCredCreate) -> Result<
     }
     let secret =
         match req.secret {
-            Some(s) if s.is_empty() => return Err(Error::validation(
+            Some(s) if s.expose_secret().is_empty() => return Err(Error::validation(
                 "Invalid input for field 'application_credential.secret': it must not be empty.",
             )),
             Some(s) => s,
-            None => crate::ids::random_urlsafe(64),
+            None => SecretString::from(crate::ids::random_urlsafe(64)),
         };
-    if secret.len() > ctx.state.hasher.max_len() {
+    if secret.expose_secret().len() > ctx.state.hasher.max_len() {
         return Err(Error::validation(
             "Invalid input for field 'application_credential.secret': it is too long.",
         ));
     }
-    let secret_hash = ctx
-        .state
-        .hasher
-        .hash(SecretString::from(secret.clone()))
-        .await?;
+    let secret_hash = ctx.state.hasher.hash(secret.clone()).await?;
     let cred = ApplicationCredential {
         id: crate::ids::new_id(),
         name: req.name,
@@ -188,7 +185,7 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, req: AppCredCreate) -> Result<
         })
         .await?;
     Ok(AppCredView {
-        secret: Some(secret),
+        secret: Some(secret.expose_secret().to_string()),
         ..view
     })
 }

@@ -479,6 +479,7 @@ pub async fn change_password(
     req: PasswordChange,
 ) -> Result<()> {
     let now = chrono::Utc::now();
+    ctx_state.hasher.check_room()?;
     let uid = id.to_string();
     let user = ctx_state
         .store

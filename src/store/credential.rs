@@ -231,6 +231,28 @@ pub fn patch_credential(
     Ok(merged)
 }
 
+/// Swaps a credential's encrypted blob for the same blob under another key, unless the blob
+/// changed meanwhile; whether it was swapped. Touches nothing else of the row.
+pub fn reencrypt_credential(
+    conn: &mut DbConnection,
+    id: &str,
+    old_blob: &str,
+    new_blob: &str,
+    key_hash: &str,
+) -> Result<bool> {
+    let n = diesel::update(
+        credentials::table
+            .find(id)
+            .filter(credentials::encrypted_blob.eq(old_blob)),
+    )
+    .set((
+        credentials::encrypted_blob.eq(new_blob),
+        credentials::key_hash.eq(key_hash),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
 pub fn delete_credential(conn: &mut DbConnection, id: &str) -> Result<bool> {
     Ok(diesel::delete(credentials::table.find(id)).execute(conn)? > 0)
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -96,7 +96,14 @@ impl KeyRepository {
     /// Keystone's rotation: the staged key `0` becomes the new primary `max+1`, a new staged key
     /// is written, and the oldest keys beyond `max_active_keys` are removed.
     pub fn rotate(&self) -> Result<()> {
-        let mut files = self.key_files()?;
+        self.promote()?;
+        self.trim()
+    }
+
+    /// The first half of a rotation: the staged key `0` becomes the new primary `max+1` and a
+    /// new staged key is written; no key is removed yet.
+    pub fn promote(&self) -> Result<()> {
+        let files = self.key_files()?;
         if !files.contains_key(&0) {
             return Err(Error::validation(format!(
                 "the fernet key repository {} has no staged key 0; run `ironstone fernet setup`",
@@ -107,9 +114,13 @@ impl KeyRepository {
         let new_path = self.dir.join(new_primary.to_string());
         fs::rename(&files[&0], &new_path)
             .map_err(|e| Error::internal(format!("cannot promote staged key: {e}")))?;
+        self.write_key(0)
+    }
+
+    /// The second half: the oldest keys beyond `max_active_keys` (staged key included) are removed.
+    pub fn trim(&self) -> Result<()> {
+        let mut files = self.key_files()?;
         files.remove(&0);
-        files.insert(new_primary, new_path);
-        self.write_key(0)?;
         let mut keys: Vec<u64> = files.keys().copied().collect();
         while keys.len() > self.max_active_keys.saturating_sub(1).max(1) {
             let oldest = keys.remove(0);
@@ -141,8 +152,20 @@ impl KeyRepository {
         Ok(())
     }
 
-    fn modified(&self) -> Option<SystemTime> {
-        fs::metadata(&self.dir).and_then(|m| m.modified()).ok()
+    /// SHA-256 over every key file's name and content: changes when a key is added, removed or
+    /// rewritten in place (a directory's mtime does not see the last).
+    fn fingerprint(&self) -> Result<[u8; 32]> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for (n, path) in self.key_files()? {
+            let text = Zeroizing::new(fs::read(&path).map_err(|e| {
+                Error::validation(format!("cannot read fernet key {}: {e}", path.display()))
+            })?);
+            h.update(n.to_le_bytes());
+            h.update((text.len() as u64).to_le_bytes());
+            h.update(text.as_slice());
+        }
+        Ok(h.finalize().into())
     }
 }
 
@@ -164,15 +187,19 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The loaded keys, re-read when the repository changes (rotation by cron or on another node).
+/// The loaded keys, re-read when the repository changes (rotation by cron or on another node,
+/// a key file rewritten in place).
 pub struct KeyRing {
     repo: KeyRepository,
     state: RwLock<Loaded>,
+    /// Held by the one caller that reads the files; the others keep using the loaded keys.
+    checking: Mutex<()>,
+    recheck: Duration,
 }
 
 struct Loaded {
     keys: Arc<Keys>,
-    modified: Option<SystemTime>,
+    fingerprint: Option<[u8; 32]>,
     checked: Instant,
 }
 
@@ -187,19 +214,26 @@ const RECHECK: Duration = Duration::from_secs(2);
 
 impl KeyRing {
     pub fn open(repo: KeyRepository) -> Result<KeyRing> {
+        Self::open_with_recheck(repo, RECHECK)
+    }
+
+    fn open_with_recheck(repo: KeyRepository, recheck: Duration) -> Result<KeyRing> {
+        let fingerprint = repo.fingerprint().ok();
         let keys = Arc::new(Self::read(&repo)?);
-        let modified = repo.modified();
         Ok(KeyRing {
             repo,
             state: RwLock::new(Loaded {
                 keys,
-                modified,
+                fingerprint,
                 checked: Instant::now(),
             }),
+            checking: Mutex::new(()),
+            recheck,
         })
     }
 
-    fn read(repo: &KeyRepository) -> Result<Keys> {
+    /// The keys of `repo` as they are on disk now.
+    pub fn read(repo: &KeyRepository) -> Result<Keys> {
         let mut keys = repo.load()?;
         let primary = keys[0].clone();
         let all = fernet::MultiFernet::new(std::mem::take(&mut keys));
@@ -218,30 +252,43 @@ impl KeyRing {
         })
     }
 
-    /// The current keys; at most every two seconds it checks whether the repository changed.
+    /// The current keys. At most every two seconds one caller re-reads the key files (a few
+    /// small reads, outside the lock the others take) and reloads when their names or contents
+    /// changed; everyone else meanwhile answers with the loaded keys.
     pub fn keys(&self) -> Arc<Keys> {
-        {
+        let current = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if state.checked.elapsed() < RECHECK {
+            if state.checked.elapsed() < self.recheck {
                 return state.keys.clone();
             }
-        }
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if state.checked.elapsed() >= RECHECK {
-            state.checked = Instant::now();
-            let modified = self.repo.modified();
-            if modified != state.modified {
-                match Self::read(&self.repo) {
-                    Ok(keys) => {
-                        tracing::info!(repository = %self.repo.dir().display(), "fernet keys reloaded");
-                        state.keys = Arc::new(keys);
-                        state.modified = modified;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "fernet key repository unreadable; keeping the loaded keys")
-                    }
-                }
+            (state.keys.clone(), state.fingerprint)
+        };
+        let Ok(_checking) = self.checking.try_lock() else {
+            return current.0;
+        };
+        let fingerprint = match self.repo.fingerprint() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::error!(error = %e, "fernet key repository unreadable; keeping the loaded keys");
+                None
             }
+        };
+        let reloaded = match fingerprint {
+            Some(f) if Some(f) != current.1 => match Self::read(&self.repo) {
+                Ok(keys) => Some(Arc::new(keys)),
+                Err(e) => {
+                    tracing::error!(error = %e, "fernet key repository unreadable; keeping the loaded keys");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.checked = Instant::now();
+        if let Some(keys) = reloaded {
+            tracing::info!(repository = %self.repo.dir().display(), "fernet keys reloaded");
+            state.keys = keys;
+            state.fingerprint = fingerprint;
         }
         state.keys.clone()
     }
@@ -294,6 +341,35 @@ mod tests {
         repo.rotate().unwrap();
         let after = KeyRing::read(&repo).unwrap();
         assert_eq!(after.all.decrypt(&token).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn a_key_file_rewritten_in_place_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = KeyRepository::new(dir.path(), 3);
+        repo.setup().unwrap();
+        let ring =
+            KeyRing::open_with_recheck(KeyRepository::new(dir.path(), 3), Duration::ZERO).unwrap();
+        let before = ring.keys().primary_hash.clone();
+        // Another key written over the primary's file: the directory itself does not change.
+        let other = fernet::Fernet::generate_key();
+        let token = fernet::Fernet::new(&other).unwrap().encrypt(b"hello");
+        assert!(ring.keys().all.decrypt(&token).is_err());
+        fs::write(dir.path().join("1"), &other).unwrap();
+        let keys = ring.keys();
+        assert_eq!(keys.all.decrypt(&token).unwrap(), b"hello");
+        assert_ne!(keys.primary_hash, before);
+    }
+
+    #[test]
+    fn an_unchanged_repository_is_not_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = KeyRepository::new(dir.path(), 3);
+        repo.setup().unwrap();
+        let ring = KeyRing::open_with_recheck(repo, Duration::ZERO).unwrap();
+        let a = ring.keys();
+        let b = ring.keys();
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[test]

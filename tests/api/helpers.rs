@@ -121,6 +121,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
             iterations: 1,
             parallelism: 1,
             max_password_length: 4096,
+            // Tests fire bursts of password writes; tests/api/hashing.rs checks the bound.
+            max_queue: 1024,
+            ..Default::default()
         },
         ..Default::default()
     }
