@@ -3,7 +3,7 @@
 
 pub mod names;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -35,7 +35,7 @@ pub struct UserCreate {
     pub domain_id: Option<String>,
     pub default_project_id: Option<String>,
     pub enabled: Option<bool>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub email: Option<String>,
     pub description: Option<String>,
     pub options: Option<Map<String, Value>>,
@@ -52,7 +52,7 @@ pub struct UserUpdate {
     pub default_project_id: Option<Option<String>>,
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
-    pub password: Option<Option<String>>,
+    pub password: Option<Option<SecretString>>,
     #[serde(default, deserialize_with = "nullable")]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -280,19 +280,19 @@ fn password_expiry(ctx: &Ctx, now: chrono::NaiveDateTime) -> Option<chrono::Naiv
         .map(|d| now + chrono::Duration::days(d as i64))
 }
 
-async fn hash_new_password(ctx: &Ctx<'_>, password: String) -> Result<String> {
-    if password.is_empty() {
+async fn hash_new_password(ctx: &Ctx<'_>, password: SecretString) -> Result<String> {
+    if password.expose_secret().is_empty() {
         return Err(Error::validation(
             "Invalid input for field 'user.password': the password must not be empty.",
         ));
     }
-    if password.len() > ctx.state.hasher.max_len() {
+    if password.expose_secret().len() > ctx.state.hasher.max_len() {
         return Err(Error::validation(format!(
             "Invalid input for field 'user.password': at most {} bytes are allowed.",
             ctx.state.hasher.max_len()
         )));
     }
-    ctx.state.hasher.hash(SecretString::from(password)).await
+    ctx.state.hasher.hash(password).await
 }
 
 pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
@@ -467,8 +467,8 @@ pub fn delete_application_credentials_of(
 /// `POST /v3/users/{id}/password` body.
 #[derive(Deserialize)]
 pub struct PasswordChange {
-    pub password: String,
-    pub original_password: String,
+    pub password: SecretString,
+    pub original_password: SecretString,
 }
 
 /// Self-service password change: proven by the original password, not by a token (so that a user
@@ -487,13 +487,8 @@ pub async fn change_password(
         .await?;
     // The same checks as a login (lockout, failure counting), except that an expired password
     // may be changed: that is what this call is for.
-    let (user, options) = crate::auth::verify_password(
-        ctx_state,
-        user,
-        SecretString::from(req.original_password),
-        now,
-    )
-    .await?;
+    let (user, options) =
+        crate::auth::verify_password(ctx_state, user, req.original_password, now).await?;
     if !user.enabled {
         return Err(Error::Unauthorized);
     }
@@ -502,16 +497,14 @@ pub async fn change_password(
             "You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.".into(),
         ));
     }
-    if req.password.is_empty() || req.password.len() > ctx_state.hasher.max_len() {
+    let length = req.password.expose_secret().len();
+    if length == 0 || length > ctx_state.hasher.max_len() {
         return Err(Error::validation(format!(
             "Invalid input for field 'user.password': between 1 and {} bytes are allowed.",
             ctx_state.hasher.max_len()
         )));
     }
-    let hash = ctx_state
-        .hasher
-        .hash(SecretString::from(req.password))
-        .await?;
+    let hash = ctx_state.hasher.hash(req.password).await?;
     let naive = now.naive_utc();
     let expires = ctx_state
         .config

@@ -488,12 +488,12 @@ both_backends!(concurrent_attempts_on_the_realm_all_fail, |app| {
         let app = &app;
         attempts.push(async move {
             let (a, b) = (
-                app.put(&inherited, &h.token).await,
-                app.put(&direct, &h.token).await,
+                app.put(inherited, &h.token).await,
+                app.put(direct, &h.token).await,
             );
             let c = app
                 .patch(
-                    &rename,
+                    rename,
                     &h.token,
                     json!({"project": {"name": format!("taken-{i}")}}),
                 )
