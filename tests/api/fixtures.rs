@@ -61,6 +61,19 @@ pub async fn create_user(app: &TestApp, domain_id: &str, name: &str) -> String {
     r.body["user"]["id"].as_str().unwrap().to_string()
 }
 
+/// A group created by the holder of `token`.
+pub async fn create_group(app: &TestApp, token: &str, domain_id: &str, name: &str) -> String {
+    let r = app
+        .post(
+            "/v3/groups",
+            token,
+            json!({"group": {"name": name, "domain_id": domain_id}}),
+        )
+        .await
+        .expect(201);
+    r.body["group"]["id"].as_str().unwrap().to_string()
+}
+
 pub async fn grant(app: &TestApp, project_id: &str, user_id: &str, role: &str) {
     let role_id = app.role_id(role).await;
     app.put(

@@ -161,15 +161,7 @@ both_backends!(inherited_grants_cannot_reach_the_admin_project, |app| {
         .expect(403);
     }
     // Not through a group either.
-    let g = app
-        .post(
-            "/v3/groups",
-            &h.token,
-            json!({"group": {"name": "helpers", "domain_id": "default"}}),
-        )
-        .await
-        .expect(201);
-    let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+    let gid = create_group(&app, &h.token, "default", "helpers").await;
     let reader = app.role_id("reader").await;
     app.put(
         &format!(
@@ -241,15 +233,7 @@ both_backends!(
         .expect(403);
         app.delete(&user, &h.token).await.expect(403);
         // A member of a group that reaches the admin project is protected the same way.
-        let g = app
-            .post(
-                "/v3/groups",
-                &app.admin_token,
-                json!({"group": {"name": "operators", "domain_id": "default"}}),
-            )
-            .await
-            .expect(201);
-        let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+        let gid = create_group(&app, &app.admin_token, "default", "operators").await;
         let member = app.role_id("member").await;
         app.put(
             &format!(
@@ -519,15 +503,7 @@ both_backends!(
         let h = helpdesk(&app).await;
         let c = customer(&app, "client").await;
         // The operator's support group lives in Default and reads the client's domain.
-        let g = app
-            .post(
-                "/v3/groups",
-                &app.admin_token,
-                json!({"group": {"name": "support-staff", "domain_id": "default"}}),
-            )
-            .await
-            .expect(201);
-        let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+        let gid = create_group(&app, &app.admin_token, "default", "support-staff").await;
         let reader = app.role_id("reader").await;
         app.put(
             &format!(

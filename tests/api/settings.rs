@@ -195,15 +195,7 @@ both_backends!(
         let a = customer(&app, "acme").await;
         // A user whose only role on the project comes from a group.
         let u = create_user(&app, &a.domain_id, "contractor").await;
-        let g = app
-            .post(
-                "/v3/groups",
-                &app.admin_token,
-                json!({"group": {"name": "contractors", "domain_id": a.domain_id}}),
-            )
-            .await
-            .expect(201);
-        let gid = g.body["group"]["id"].as_str().unwrap().to_string();
+        let gid = create_group(&app, &app.admin_token, &a.domain_id, "contractors").await;
         let member = app.role_id("member").await;
         app.put(
             &format!("/v3/projects/{}/groups/{gid}/roles/{member}", a.project_id),
