@@ -643,3 +643,50 @@ both_backends!(bootstrap_never_adopts_another_users_name, |app| {
         .expect(200);
     assert_eq!(roles.body["role_assignments"], json!([]));
 });
+
+both_backends!(scoping_tells_nothing_about_which_projects_exist, |app| {
+    let a = customer(&app, "acme").await;
+    let b = customer(&app, "globex").await;
+    let scoped = |project: serde_json::Value| {
+        json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "worker", "domain": {"id": a.domain_id}, "password": PW}}},
+            "scope": {"project": project}}})
+    };
+    let unknown_id = app
+        .auth(scoped(json!({"id": "0123456789abcdef0123456789abcdef"})))
+        .await
+        .expect(401);
+    let foreign_id = app
+        .auth(scoped(json!({"id": b.project_id})))
+        .await
+        .expect(401);
+    let unknown_name = app
+        .auth(scoped(
+            json!({"name": "nope", "domain": {"id": b.domain_id}}),
+        ))
+        .await
+        .expect(401);
+    let foreign_name = app
+        .auth(scoped(
+            json!({"name": "main", "domain": {"id": b.domain_id}}),
+        ))
+        .await
+        .expect(401);
+    // A disabled project of one's own looks the same too.
+    app.patch(
+        &format!("/v3/projects/{}", a.project_id),
+        &app.admin_token,
+        json!({"project": {"enabled": false}}),
+    )
+    .await
+    .expect(200);
+    let disabled = app
+        .auth(scoped(json!({"id": a.project_id})))
+        .await
+        .expect(401);
+    let first = unknown_id.body["error"]["message"].clone();
+    for r in [foreign_id, unknown_name, foreign_name, disabled] {
+        assert_eq!(r.body["error"]["message"], first);
+    }
+});
