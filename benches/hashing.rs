@@ -317,8 +317,8 @@ async fn main() {
     .expect("idle probe");
     let idle_after = latencies(&idle_after);
 
-    // A login after the flood works.
-    let after = client
+    // A login after the flood works (on a new connection: the pooled one idled past keep-alive).
+    let after = reqwest::Client::new()
         .post(format!("{}/v3/auth/tokens", server.base))
         .json(&auth)
         .send()
