@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::assignment::reach::Reach;
 use crate::auth::revoke::{self, Revoke};
 use crate::auth::TokenInfo;
 use crate::error::{Error, Result};
@@ -85,12 +86,57 @@ impl<'a> Ctx<'a> {
         revoke::retention(self.state)
     }
 
+    /// The protection check for `action`, to repeat inside the transaction of the change.
+    pub fn realm_guard(&self, action: &'static str) -> RealmGuard {
+        RealmGuard {
+            caller: self.caller.clone(),
+            realm: self.state.realm.clone(),
+            action,
+        }
+    }
+
     /// A recorder for revocation events, to call inside the transaction of the change.
     pub fn revoker(&self) -> Revoker {
         Revoker {
             now: self.now,
             keep_for: self.keep_revocations(),
         }
+    }
+}
+
+/// The protection check repeated inside a write transaction (`Send`, unlike `Ctx`): the check
+/// before the transaction answers early, this one decides with what is committed once
+/// `store::lock_realm` has serialized the writes that change who reaches the realm.
+#[derive(Clone)]
+pub struct RealmGuard {
+    caller: TokenInfo,
+    realm: std::sync::Arc<crate::realm::Realm>,
+    action: &'static str,
+}
+
+impl RealmGuard {
+    /// Locks the realm, then refuses `action` on `target` when `protected` (computed from
+    /// effective reach as it now stands) says the target is beyond the caller.
+    pub fn check(
+        &self,
+        conn: &mut DbConnection,
+        target: Target,
+        protected: impl FnOnce(&Reach, &mut DbConnection) -> Result<bool>,
+    ) -> Result<()> {
+        crate::store::lock_realm(conn)?;
+        if policy::is_cloud_admin(&self.caller) {
+            return Ok(());
+        }
+        let reach = Reach::load(conn, &self.realm, &self.caller.project.domain_id)?;
+        let protected = protected(&reach, conn)?;
+        policy::enforce(
+            &self.caller,
+            self.action,
+            &Target {
+                protected,
+                ..target
+            },
+        )
     }
 }
 

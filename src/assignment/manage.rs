@@ -165,6 +165,8 @@ pub async fn create_implied_role(
     ctx.state
         .store
         .tx(move |c| {
+            // An implication changes who reaches what: it waits for the realm's other changes.
+            store::lock_realm(c)?;
             let p = found(store::get_role(c, &prior)?, "role", &prior)?;
             let i = found(store::get_role(c, &implied)?, "role", &implied)?;
             if p.domain_id.is_none() && i.domain_id.is_some() {
@@ -403,9 +405,28 @@ fn assignment(g: &GrantRef, role_id: &str) -> Assignment {
 pub async fn create_grant(ctx: &Ctx<'_>, g: GrantRef, role_id: &str) -> Result<()> {
     authorize_grant(ctx, &g, Some(role_id), "create_grant").await?;
     let a = assignment(&g, role_id);
+    let guard = ctx.realm_guard(if g.target_type == TARGET_SYSTEM {
+        "create_system_grant"
+    } else {
+        "create_grant"
+    });
     ctx.state
         .store
-        .tx(move |c| store::insert_assignment(c, &a))
+        .tx(move |c| {
+            let (_, target_domain) = resolve(c, &g)?;
+            let target = Target {
+                project_id: (g.target_type == TARGET_PROJECT).then_some(g.target_id.as_str()),
+                domain_id: target_domain.as_deref(),
+                ..Default::default()
+            };
+            guard.check(c, target, |reach, c| {
+                Ok(reach.actor_privileged(c, g.actor_type, &g.actor_id)?
+                    || reach.grant_reaches(c, &a)?
+                    || (g.target_type == TARGET_PROJECT
+                        && reach.project_protected(c, &g.target_id)?))
+            })?;
+            store::insert_assignment(c, &a)
+        })
         .await
 }
 

@@ -378,9 +378,13 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
     let now = ctx.now.naive_utc();
     let expires = password_expiry(ctx, now);
     let revoker = ctx.revoker();
+    let guard = ctx.realm_guard("update_user");
     ctx.state
         .store
         .tx(move |c| {
+            guard.check(c, user_target(&current), |reach, c| {
+                reach.user_privileged(c, &current.id)
+            })?;
             if let Some(p) = &user.default_project_id {
                 if current.default_project_id.as_ref() != Some(p) {
                     check_default_project(c, p)?;
@@ -440,9 +444,13 @@ pub async fn delete_user(ctx: &Ctx<'_>, id: &str) -> Result<()> {
         ));
     }
     let revoker = ctx.revoker();
+    let guard = ctx.realm_guard("delete_user");
     ctx.state
         .store
         .tx(move |c| {
+            guard.check(c, user_target(&user), |reach, c| {
+                reach.user_privileged(c, &user.id)
+            })?;
             delete_application_credentials_of(c, &revoker, &user.id, None)?;
             store::delete_user(c, &user.id)?;
             revoker.revoke(c, Revoke::user(&user.id))
@@ -745,9 +753,15 @@ async fn membership(
 
 pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
     let (group, user, _) = membership(ctx, group_id, user_id, "add_user_to_group").await?;
+    let guard = ctx.realm_guard("add_user_to_group");
     ctx.state
         .store
-        .tx(move |c| store::add_user_to_group(c, &user.id, &group.id))
+        .tx(move |c| {
+            guard.check(c, group_target(&group), |reach, c| {
+                Ok(reach.group_privileged(c, &group.id)? || reach.user_privileged(c, &user.id)?)
+            })?;
+            store::add_user_to_group(c, &user.id, &group.id)
+        })
         .await
 }
 

@@ -41,3 +41,18 @@ pub fn set_fact(conn: &mut DbConnection, name: &str, value: &str) -> Result<()> 
     }
     Ok(())
 }
+
+/// Serializes the writes that change or depend on who reaches the operator's realm (grants,
+/// memberships, implications, changes to privileged principals) across nodes: on PostgreSQL the
+/// admin project's fact row is locked for the rest of the transaction. SQLite's write
+/// transactions are serialized already.
+pub fn lock_realm(conn: &mut DbConnection) -> Result<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        system_facts::table
+            .find(FACT_ADMIN_PROJECT_ID)
+            .select(system_facts::name)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}

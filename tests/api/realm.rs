@@ -690,3 +690,43 @@ both_backends!(scoping_tells_nothing_about_which_projects_exist, |app| {
         assert_eq!(r.body["error"]["message"], first);
     }
 });
+
+both_backends!(the_write_transaction_decides_on_what_is_committed, |app| {
+    // The check inside the write transaction (after the realm lock) sees a grant that was
+    // committed after the request's first check: a manager joining a group at the moment the
+    // operator makes it privileged cannot slip in between.
+    let h = helpdesk(&app).await;
+    let gid = create_group(&app, &app.admin_token, "default", "late-operators").await;
+    let caller = ironstone::auth::validate(&app.state, &h.token, chrono::Utc::now(), false)
+        .await
+        .unwrap();
+    let guard = ironstone::context::Ctx::new(&app.state, &caller).realm_guard("add_user_to_group");
+    let check = |guard: ironstone::context::RealmGuard, gid: String| async {
+        app.state
+            .store
+            .tx(move |c| {
+                guard.check(
+                    c,
+                    ironstone::policy::Target {
+                        domain_id: Some("default"),
+                        ..Default::default()
+                    },
+                    |reach, c| reach.group_privileged(c, &gid),
+                )
+            })
+            .await
+    };
+    assert!(check(guard.clone(), gid.clone()).await.is_ok());
+    let member = app.role_id("member").await;
+    app.put(
+        &format!(
+            "/v3/projects/{}/groups/{gid}/roles/{member}",
+            app.admin_project_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let refused = check(guard, gid).await.unwrap_err();
+    assert_eq!(refused.status().as_u16(), 403);
+});
