@@ -139,8 +139,9 @@ pub fn is_cloud_reader(c: &TokenInfo) -> bool {
     c.admin_realm && c.has_role("reader")
 }
 
-/// Actions that only read: a cloud reader may do them anywhere, and the realm rule leaves them be.
-fn reads(action: &str) -> bool {
+/// Actions that only read: a cloud reader may do them anywhere, and the realm rule leaves them be
+/// (so nobody needs to compute protection for them).
+pub fn reads(action: &str) -> bool {
     [
         "get_",
         "list_",

@@ -635,12 +635,14 @@ async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<(Group, boo
     let id = id.to_string();
     let realm = ctx.state.realm.clone();
     let caller_domain = ctx.domain_id().to_string();
+    let changes = !crate::policy::reads(action);
     let (group, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let g = found(store::get_group(c, &id)?, "group", &id)?;
-            let privileged = Reach::load(c, &realm, &caller_domain)?.group_privileged(c, &id)?;
+            let privileged =
+                changes && Reach::load(c, &realm, &caller_domain)?.group_privileged(c, &id)?;
             Ok((g, privileged))
         })
         .await?;
@@ -724,15 +726,17 @@ async fn membership(
     let (gid, uid) = (group_id.to_string(), user_id.to_string());
     let realm = ctx.state.realm.clone();
     let caller_domain = ctx.domain_id().to_string();
+    let changes = !crate::policy::reads(action);
     let (group, user, privileged) = ctx
         .state
         .store
         .run(move |c| {
             let g = found(store::get_group(c, &gid)?, "group", &gid)?;
             let u = found(store::get_user(c, &uid)?, "user", &uid)?;
-            let reach = Reach::load(c, &realm, &caller_domain)?;
-            let privileged =
-                reach.group_privileged(c, &g.id)? || reach.user_privileged(c, &u.id)?;
+            let privileged = changes && {
+                let reach = Reach::load(c, &realm, &caller_domain)?;
+                reach.group_privileged(c, &g.id)? || reach.user_privileged(c, &u.id)?
+            };
             Ok((g, u, privileged))
         })
         .await?;
