@@ -631,7 +631,7 @@ pub async fn create_group(ctx: &Ctx<'_>, req: GroupCreate) -> Result<Group> {
         .await
 }
 
-async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<(Group, bool)> {
+async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<Group> {
     let id = id.to_string();
     let realm = ctx.state.realm.clone();
     let caller_domain = ctx.domain_id().to_string();
@@ -653,11 +653,11 @@ async fn load_group(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<(Group, boo
             ..group_target(&group)
         },
     )?;
-    Ok((group, privileged))
+    Ok(group)
 }
 
 pub async fn get_group(ctx: &Ctx<'_>, id: &str) -> Result<Group> {
-    Ok(load_group(ctx, id, "get_group").await?.0)
+    load_group(ctx, id, "get_group").await
 }
 
 pub async fn list_groups(ctx: &Ctx<'_>, mut f: GroupFilter) -> Result<Vec<Group>> {
@@ -669,7 +669,7 @@ pub async fn list_groups(ctx: &Ctx<'_>, mut f: GroupFilter) -> Result<Vec<Group>
 }
 
 pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<Group> {
-    let (current, _) = load_group(ctx, id, "update_group").await?;
+    let current = load_group(ctx, id, "update_group").await?;
     if req
         .domain_id
         .as_ref()
@@ -698,7 +698,7 @@ pub async fn update_group(ctx: &Ctx<'_>, id: &str, req: GroupUpdate) -> Result<G
 /// Deletes a group with its memberships and assignments. Members lose what the group gave them at
 /// once: token validation recomputes roles, and their tokens on the group's projects are revoked.
 pub async fn delete_group(ctx: &Ctx<'_>, id: &str) -> Result<()> {
-    let (group, _) = load_group(ctx, id, "delete_group").await?;
+    let group = load_group(ctx, id, "delete_group").await?;
     let revoker = ctx.revoker();
     ctx.state
         .store
@@ -722,7 +722,7 @@ async fn membership(
     group_id: &str,
     user_id: &str,
     action: &str,
-) -> Result<(Group, User, bool)> {
+) -> Result<(Group, User)> {
     let (gid, uid) = (group_id.to_string(), user_id.to_string());
     let realm = ctx.state.realm.clone();
     let caller_domain = ctx.domain_id().to_string();
@@ -752,11 +752,11 @@ async fn membership(
     if user.domain_id != group.domain_id {
         ctx.enforce(action, user_target(&user))?;
     }
-    Ok((group, user, privileged))
+    Ok((group, user))
 }
 
 pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
-    let (group, user, _) = membership(ctx, group_id, user_id, "add_user_to_group").await?;
+    let (group, user) = membership(ctx, group_id, user_id, "add_user_to_group").await?;
     let guard = ctx.realm_guard("add_user_to_group");
     ctx.state
         .store
@@ -770,7 +770,7 @@ pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> 
 }
 
 pub async fn remove_user_from_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
-    let (group, user, _) = membership(ctx, group_id, user_id, "remove_user_from_group").await?;
+    let (group, user) = membership(ctx, group_id, user_id, "remove_user_from_group").await?;
     let revoker = ctx.revoker();
     ctx.state
         .store
@@ -789,7 +789,7 @@ pub async fn remove_user_from_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str
 }
 
 pub async fn check_user_in_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> Result<()> {
-    let (group, user, _) = membership(ctx, group_id, user_id, "check_user_in_group").await?;
+    let (group, user) = membership(ctx, group_id, user_id, "check_user_in_group").await?;
     let member = ctx
         .state
         .store
@@ -809,7 +809,7 @@ pub async fn users_in_group(
     group_id: &str,
     mut f: UserFilter,
 ) -> Result<Vec<UserView>> {
-    let (group, _) = load_group(ctx, group_id, "list_users_in_group").await?;
+    let group = load_group(ctx, group_id, "list_users_in_group").await?;
     ctx.state
         .store
         .run(move |c| {
