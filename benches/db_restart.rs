@@ -14,14 +14,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ironstone::app::Application;
-use ironstone::bootstrap;
 use ironstone::config::Config;
-use ironstone::store::Store;
-use secrecy::SecretString;
 use serde_json::json;
 
-const PASSWORD: &str = "Bench-Pass-1";
+mod common;
+use common::{serve_in_process, PASSWORD};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -150,25 +147,7 @@ async fn main() {
         database_url: Some(url.clone()),
         ..Default::default()
     };
-    let store = Store::connect(&url, config.database_pool_size).expect("store");
-    store.migrate().expect("migrate");
-    ironstone::token::KeyRepository::new(config.key_repository(), config.fernet.max_active_keys)
-        .setup()
-        .expect("keys");
-    let app = Application::build(config, store).expect("app");
-    let state = app.state();
-    bootstrap::run(
-        &state,
-        bootstrap::Options {
-            password: Some(SecretString::from(PASSWORD)),
-            ..Default::default()
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("bootstrap");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let base = serve_in_process(config).await;
 
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

@@ -19,14 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-const PASSWORD: &str = "Bench-Pass-1";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_usize, PASSWORD};
 
 /// `VmRSS` and `VmHWM` of a process, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {

@@ -6,21 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use ironstone::app::Application;
-use ironstone::bootstrap;
 use ironstone::config::Config;
-use ironstone::store::Store;
-use secrecy::SecretString;
 use serde_json::json;
 
-const PASSWORD: &str = "Bench-Pass-1";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_usize, serve_in_process, PASSWORD};
 
 fn report(what: &str, n: usize, mut lat: Vec<Duration>, wall: Duration) {
     lat.sort();
@@ -71,26 +61,8 @@ async fn main() {
         bind: "127.0.0.1:0".into(),
         ..Default::default()
     };
-    let store = Store::connect(&config.database_url(), config.database_pool_size).expect("store");
-    store.migrate().expect("migrate");
-    ironstone::token::KeyRepository::new(config.key_repository(), config.fernet.max_active_keys)
-        .setup()
-        .expect("keys");
     let hashing = config.password_hashing.clone();
-    let app = Application::build(config, store).expect("app");
-    let state = app.state();
-    bootstrap::run(
-        &state,
-        bootstrap::Options {
-            password: Some(SecretString::from(PASSWORD)),
-            ..Default::default()
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("bootstrap");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let base = serve_in_process(config).await;
     println!(
         "ironstone token benchmark: SQLite, {clients} clients, argon2id m={} KiB t={} p={}",
         hashing.memory_kib, hashing.iterations, hashing.parallelism
