@@ -2,6 +2,7 @@
 //! (revocation, application-credential cascades), memberships. Policy is enforced here.
 
 pub mod names;
+pub mod operator;
 pub mod password_policy;
 pub mod passwords;
 
