@@ -14,6 +14,7 @@ mod ec2tokens;
 mod foundation;
 mod hashing;
 mod management;
+mod operator;
 mod policy;
 mod realm;
 mod revocation;
