@@ -404,6 +404,7 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
 /// Users the caller may list, filtered; a customer administrator sees its own domain only.
 pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView>> {
     f.domain_id = ctx.list_scope("list_users", f.domain_id.take())?;
+    f.inactive_before = inactive_before(ctx);
     let rows = ctx
         .state
         .store
@@ -416,6 +417,16 @@ pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView
         .into_iter()
         .map(|(u, o)| UserView::new(ctx, u, o))
         .collect())
+}
+
+/// The `enabled` filter counts inactive users as disabled, as the users themselves show.
+fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
+    let days = ctx
+        .state
+        .config
+        .security_compliance
+        .disable_user_account_days_inactive?;
+    Some(ctx.now.naive_utc() - chrono::Duration::days(days.into()))
 }
 
 fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<(User, Vec<UserOption>)>> {
@@ -957,6 +968,7 @@ pub async fn users_in_group(
     mut f: UserFilter,
 ) -> Result<Vec<UserView>> {
     let group = load_group(ctx, group_id, "list_users_in_group").await?;
+    f.inactive_before = inactive_before(ctx);
     let rows = ctx
         .state
         .store

@@ -13,6 +13,7 @@ mod db_failures;
 mod ec2tokens;
 mod foundation;
 mod hashing;
+mod inactivity;
 mod management;
 mod operator;
 mod policy;
