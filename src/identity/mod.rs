@@ -251,16 +251,17 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
     let sc = &ctx.state.config.security_compliance;
     let options = req.options.unwrap_or_default();
     let how = admin_password(req.password, req.generate_password)?;
-    let must_change = passwords::change_required(
-        sc,
-        req.password_change_required,
-        option_after(&[], Some(&options), passwords::IGNORE_CHANGE_UPON_FIRST_USE),
-    )?;
     if how.is_none() && req.password_change_required == Some(true) {
         return Err(Error::validation(
             "Invalid input for field 'user.OS-PCU:password_change_required': the user gets no password in this request; give a password or OS-PCU:generate_password.",
         ));
     }
+    let must_change = how.is_some()
+        && passwords::change_required(
+            sc,
+            req.password_change_required,
+            option_after(&[], Some(&options), passwords::IGNORE_CHANGE_UPON_FIRST_USE),
+        )?;
     let prepared = match how {
         Some(how) => {
             let subject = Subject {
