@@ -195,17 +195,23 @@ pub async fn verify_password(
     now: DateTime<Utc>,
 ) -> Result<Proved> {
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = state.hasher.verify(secret, hash).await?;
+    let verified = state.hasher.verify(secret, hash.clone()).await?;
     let hashed_at = tokio::time::Instant::now();
     let Some(user) = user else {
         return Err(refuse_after(hashed_at).await);
     };
-    let options = {
+    // The lockout is judged on the counters as they are now, after hashing, not as they were
+    // when the request came in: guesses sent together are hashed one after another (or a few
+    // at a time) and each sees the failures recorded before it.
+    let (fresh, options) = {
         let id = user.id.clone();
         state
             .store
-            .run(move |c| store::user_options(c, &id))
+            .run(move |c| Ok((store::get_user(c, &id)?, store::user_options(c, &id)?)))
             .await?
+    };
+    let Some(user) = fresh else {
+        return Err(refuse_after(hashed_at).await);
     };
     let sc = &state.config.security_compliance;
     let exempt = option_on(&options, "ignore_lockout_failure_attempts");
@@ -219,6 +225,12 @@ pub async fn verify_password(
             }
             _ => false,
         };
+    // A password changed while this one was being hashed: what was proved no longer counts.
+    let verified = if user.password_hash != hash {
+        Verified::No
+    } else {
+        verified
+    };
     match verified {
         Verified::No => {
             let id = user.id.clone();

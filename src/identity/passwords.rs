@@ -198,9 +198,12 @@ pub async fn change_password(
         ));
     }
     let naive = now.naive_utc();
+    // The minimum age binds a password the user chose and may still use; one that expired or
+    // must be changed can always be replaced.
+    let usable = !password_expired(&user, &options, now);
     if let Some(created) = user
         .password_created_at
-        .filter(|_| user.password_self_service)
+        .filter(|_| user.password_self_service && usable)
     {
         let min_age = Duration::days(sc.minimum_password_age.into());
         if sc.minimum_password_age > 0 && naive < created + min_age {
