@@ -14,6 +14,7 @@ mod ec2tokens;
 mod foundation;
 mod hashing;
 mod management;
+mod passwords;
 mod policy;
 mod realm;
 mod revocation;
