@@ -196,8 +196,8 @@ fn parse_time(s: &str) -> chrono::NaiveDateTime {
         .unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-/// Sets the activity marks of `ids` to `days` ago, as if nobody had logged in since; `None`
-/// for a user that never logged in.
+/// Moves the creation and the last login of `ids` to `days` ago, as if nobody had logged in
+/// since (`never_logged_in`: no last login at all, only the creation).
 async fn backdate(app: &TestApp, ids: Vec<String>, days: i64, never_logged_in: bool) {
     app.state
         .store
@@ -260,6 +260,9 @@ both_backends!(policy_is_published_without_a_token, |app| {
     assert_eq!(p["change_password_upon_first_use"], false);
     let rules = p["rules"].as_array().unwrap();
     assert!(!rules.is_empty());
+    app.request(Method::HEAD, "/v3/OS-PCU/password_policy", None, None)
+        .await
+        .expect(200);
     assert!(rules
         .iter()
         .all(|r| r.as_str().is_some_and(|s| !s.trim().is_empty())));
@@ -394,6 +397,15 @@ both_backends!(policy_applies_to_every_way_a_password_is_set, |app| {
     let r = patch_user(&app, &carol, json!({"password": "Tel0612345678"})).await;
     mentions(&refused_by_policy(&r, "Tel0612345678", 1), "phone");
     login(&app, "carol", PW).await.expect(201);
+    // The name given in the same request counts; nothing of it is written.
+    let r = patch_user(
+        &app,
+        &carol,
+        json!({"name": "Zed-Pass-1", "password": "zED-pASS-1"}),
+    )
+    .await;
+    mentions(&refused_by_policy(&r, "zED-pASS-1", 1), "name");
+    assert_eq!(get_user(&app, &carol).await["name"], "carol");
     // Self-service change.
     let r = change(&app, &carol, PW, "qqq").await;
     refused_by_policy(&r, "qqq", 2);
@@ -440,7 +452,7 @@ both_backends_with!(
     |c| {
         let pp = &mut c.password_policy;
         pp.min_length = 10;
-        pp.max_length = 12;
+        pp.max_length = 20; // the bootstrap admin password is 16 long
         pp.min_character_classes = 3;
         pp.character_classes = ["lower", "digit", "special"].map(String::from).to_vec();
         pp.forbid_user_name = false;
@@ -455,7 +467,7 @@ both_backends_with!(
             .expect(200);
         let pp = &r.body["password_policy"];
         assert_eq!(pp["min_length"], 10);
-        assert_eq!(pp["max_length"], 12);
+        assert_eq!(pp["max_length"], 20);
         assert_eq!(pp["min_character_classes"], 3);
         assert_eq!(
             pp["character_classes"],
@@ -472,8 +484,12 @@ both_backends_with!(
         refused_by_policy(&r, "ABCDEFGH1!", 1);
         let r = post_user(&app, json!({"name": "c", "password": "abcdef1!"})).await;
         mentions(&refused_by_policy(&r, "abcdef1!", 1), "10");
-        let r = post_user(&app, json!({"name": "d", "password": "abcdefghij1!x"})).await;
-        mentions(&refused_by_policy(&r, "abcdefghij1!x", 1), "12");
+        let r = post_user(
+            &app,
+            json!({"name": "d", "password": "abcdefghij1!abcdefghij"}),
+        )
+        .await;
+        mentions(&refused_by_policy(&r, "abcdefghij1!abcdefghij", 1), "20");
         // Name, email and phone rules are off.
         post_user(
             &app,
@@ -580,6 +596,15 @@ both_backends!(phone_is_set_shown_cleared_and_filtered, |app| {
     let ph2 = r.body["user"]["id"].as_str().unwrap().to_string();
     let r = post_user(&app, json!({"name": "ph3"})).await.expect(201);
     assert!(r.body["user"]["phone"].is_null(), "{}", r.body);
+    assert_eq!(get_user(&app, &ph1).await["phone"], "+1 555-0100");
+    // Not a place for anything else.
+    post_user(&app, json!({"name": "ph4", "phone": "5".repeat(1000)}))
+        .await
+        .expect(400);
+    patch_user(&app, &ph1, json!({"phone": "5".repeat(1000)}))
+        .await
+        .expect(400);
+    absent(&app, "ph4").await;
     assert_eq!(get_user(&app, &ph1).await["phone"], "+1 555-0100");
     // Exact and partial filters.
     let list = |q: &'static str| {
@@ -720,6 +745,16 @@ both_backends!(expired_passwords_say_so_only_to_the_right_password, |app| {
     change(&app, &a, PW, "Alice-New-2").await.expect(204);
     login(&app, "alice", PW).await.expect(401);
     login(&app, "alice", "Alice-New-2").await.expect(201);
+    // A disabled user with an expired password: the right password learns nothing either.
+    let e = plain(&app, &p, "edna", PW).await;
+    patch_user(
+        &app,
+        &e,
+        json!({"enabled": false, "OS-PCU:password_change_required": true}),
+    )
+    .await
+    .expect(200);
+    assert_generic(&login(&app, "edna", PW).await, &generic);
     // Set at creation together with the password.
     let (b, _) = member(
         &app,
@@ -880,6 +915,42 @@ both_backends_with!(
         assert_expired(&login(&app, "gus", &pw).await, &g);
         change(&app, &g, &pw, "Gus-Own-Pass-1").await.expect(204);
         login(&app, "gus", "Gus-Own-Pass-1").await.expect(201);
+        // A domain manager is an administrator too.
+        let d = create_domain(&app, "acme").await;
+        let dp = create_project(&app, &d, "main").await;
+        let boss = app
+            .post(
+                "/v3/users",
+                &app.admin_token,
+                json!({"user": {"name": "boss", "domain_id": d, "password": PW,
+                       "options": {"ignore_change_password_upon_first_use": true}}}),
+            )
+            .await
+            .expect(201)
+            .body["user"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        grant(&app, &dp, &boss, "manager").await;
+        let mt = token_in(&app, &d, "boss", PW, "main").await;
+        let r = app
+            .post(
+                "/v3/users",
+                &mt,
+                json!({"user": {"name": "hire", "domain_id": d, "password": PW}}),
+            )
+            .await
+            .expect(201);
+        let hire = r.body["user"]["id"].as_str().unwrap().to_string();
+        grant(&app, &dp, &hire, "member").await;
+        let r = app
+            .auth(
+                json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": "hire", "domain": {"id": d}, "password": PW}}},
+                "scope": {"project": {"id": dp}}}}),
+            )
+            .await;
+        assert_expired(&r, &hire);
         // The bootstrap admin still logs in (spawning the app did) and so do its new tokens.
         app.auth(password_auth("admin", ADMIN_PASSWORD, Some("admin")))
             .await
@@ -1000,6 +1071,19 @@ both_backends_with!(
         change(&app, &w, PW, "Wendy-New-1").await.expect(401);
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
         login(&app, "wendy", PW).await.expect(201);
+
+        // Locked with an expired password: the right password must not learn that it is right.
+        let (x, _) = member(
+            &app,
+            &p,
+            json!({"name": "xena", "password": PW, "OS-PCU:password_change_required": true}),
+        )
+        .await;
+        assert_expired(&login(&app, "xena", PW).await, &x);
+        for _ in 0..2 {
+            login(&app, "xena", "Wrong-Pass-1").await.expect(401);
+        }
+        assert_generic(&login(&app, "xena", PW).await, &generic);
 
         // A success resets the count.
         let s = plain(&app, &p, "sam", PW).await;
@@ -1154,6 +1238,18 @@ both_backends_with!(
             assert_eq!(get_user(&app, id).await["enabled"], false, "{name}");
         }
         assert_generic(&app.auth(by_app_cred.clone()).await, &generic);
+        // Expired as well: the right password still learns nothing, and cannot be changed.
+        patch_user(
+            &app,
+            &never,
+            json!({"OS-PCU:password_change_required": true}),
+        )
+        .await
+        .expect(200);
+        assert_generic(&login(&app, "never", PW).await, &generic);
+        change(&app, &never, PW, "Never-New-Pass-1")
+            .await
+            .expect(401);
         // The exempt, the bootstrap admin and the recently created are fine.
         login(&app, "exempt", PW).await.expect(201);
         assert_eq!(get_user(&app, &x).await["enabled"], true);
@@ -1172,7 +1268,11 @@ both_backends_with!(
         patch_user(&app, &never, json!({"enabled": true}))
             .await
             .expect(200);
-        login(&app, "never", PW).await.expect(201);
+        assert_expired(&login(&app, "never", PW).await, &never);
+        change(&app, &never, PW, "Never-New-Pass-1")
+            .await
+            .expect(204);
+        login(&app, "never", "Never-New-Pass-1").await.expect(201);
     }
 );
 
@@ -1196,3 +1296,425 @@ both_backends!(self_service_change_needs_no_token, |app| {
     login(&app, "self", PW).await.expect(401);
     login(&app, "self", "Self-New-Pass-1").await.expect(201);
 });
+
+both_backends_with!(
+    the_change_endpoint_is_no_oracle,
+    |c| {
+        c.security_compliance.unique_last_password_count = 3;
+    },
+    |app| {
+        let p = project(&app).await;
+        let id = member(
+            &app,
+            &p,
+            json!({"name": "olga", "password": PW, "email": "olga@corp.example",
+                   "phone": "+33 6 12 34 56 78"}),
+        )
+        .await
+        .0;
+        let wrong = change(&app, &id, "Wrong-Pass-1", "Fresh-Pass-1")
+            .await
+            .expect(401);
+        // An unknown user id answers exactly as a wrong original password.
+        let unknown = change(&app, "0123456789abcdef0123456789abcdef", PW, "Fresh-Pass-1")
+            .await
+            .expect(401);
+        assert_eq!(unknown.body, wrong.body);
+        // Without the original password, nothing about the user's history, name, email or phone
+        // can be learnt by proposing candidates.
+        for candidate in [PW, "xolga@corp.example", "Tel33612345678", "aglo"] {
+            let r = change(&app, &id, "Wrong-Pass-1", candidate).await;
+            assert_eq!(r.status.as_u16(), 401, "{candidate}: {}", r.body);
+            assert_eq!(r.body, wrong.body, "{candidate}");
+        }
+        login(&app, "olga", PW).await.expect(201);
+    }
+);
+
+both_backends!(
+    simultaneous_changes_with_one_original_only_one_stands,
+    |app| {
+        let p = project(&app).await;
+        let id = plain(&app, &p, "twin", PW).await;
+        let news: Vec<String> = (0..4).map(|i| format!("Twin-New-Pass-{i}")).collect();
+        let results = join_all(news.iter().map(|n| change(&app, &id, PW, n))).await;
+        let won: Vec<&String> = news
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.status.as_u16() == 204)
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "{:?}",
+            results.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        for r in &results {
+            assert!(
+                [204, 401, 409].contains(&r.status.as_u16()),
+                "{} {}",
+                r.status,
+                r.body
+            );
+        }
+        for n in &news {
+            let r = login(&app, "twin", n).await;
+            assert_eq!(
+                r.status.as_u16(),
+                if n == won[0] { 201 } else { 401 },
+                "{n}"
+            );
+        }
+        login(&app, "twin", PW).await.expect(401);
+    }
+);
+
+/// Known server bug (ignored until fixed): the lockout state is read before the password is
+/// hashed and not looked at again, so guesses sent together are all evaluated however many of
+/// them fail. With production-like hashing cost and one hashing thread, 20 wrong guesses and the
+/// right one sent at once: the right one (hashed last, after 20 recorded failures) gets a token.
+mod parallel_guesses_do_not_outrun_the_lockout {
+    use super::*;
+
+    async fn check(backend: Backend) {
+        let app = spawn_app_with(backend, |c| {
+            c.security_compliance.lockout_failure_attempts = Some(2);
+            c.security_compliance.lockout_duration = Some(600);
+            c.password_hashing.memory_kib = 19_456;
+            c.password_hashing.iterations = 2;
+            c.password_hashing.max_concurrent = 1;
+        })
+        .await;
+        let p = project(&app).await;
+        plain(&app, &p, "victim", PW).await;
+        let mut guesses: Vec<String> = (0..20).map(|i| format!("Wrong-Guess-{i}")).collect();
+        guesses.push(PW.to_string());
+        let results = join_all(guesses.iter().map(|g| login(&app, "victim", g))).await;
+        assert_eq!(
+            results.last().unwrap().status.as_u16(),
+            401,
+            "the right password, tried alongside 20 wrong ones, got in past a lockout of 2"
+        );
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: lockout checked before hashing only"]
+    async fn sqlite() {
+        check(Backend::Sqlite).await
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: lockout checked before hashing only"]
+    async fn postgres() {
+        check(Backend::Postgres).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator's commands, run as the real binary against the running server's database.
+
+struct Cli {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+struct CliOut {
+    ok: bool,
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Cli {
+    /// A configuration for the `ironstone` binary pointing at `app`'s database, with the same
+    /// security-compliance settings.
+    fn new(app: &TestApp) -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let c = &app.state.config;
+        let sc = &c.security_compliance;
+        let mut toml = format!(
+            "data_dir = {:?}\ndatabase_url = {:?}\n\n[password_hashing]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\n[security_compliance]\n",
+            c.data_dir.display().to_string(),
+            c.database_url(),
+        );
+        if let Some(n) = sc.lockout_failure_attempts {
+            toml += &format!("lockout_failure_attempts = {n}\n");
+        }
+        if let Some(n) = sc.lockout_duration {
+            toml += &format!("lockout_duration = {n}\n");
+        }
+        if let Some(n) = sc.disable_user_account_days_inactive {
+            toml += &format!("disable_user_account_days_inactive = {n}\n");
+        }
+        let config = dir.path().join("ironstone.toml");
+        std::fs::write(&config, toml).unwrap();
+        Cli { dir, config }
+    }
+
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> CliOut {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ironstone"));
+        cmd.arg("--config").arg(&self.config).args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("IRONSTONE_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let input = stdin.map(String::from);
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().expect("run ironstone");
+            {
+                let mut pipe = child.stdin.take().unwrap();
+                if let Some(i) = input {
+                    let _ = pipe.write_all(i.as_bytes());
+                }
+            }
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        CliOut {
+            ok: out.status.success(),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// A file holding `password` on its first line.
+    fn password_file(&self, password: &str) -> String {
+        let path = self.dir.path().join(format!("pw-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, format!("{password}\n")).unwrap();
+        path.display().to_string()
+    }
+}
+
+/// The binary's commands on PostgreSQL are ignored for now: every `ironstone` command that opens
+/// a PostgreSQL store intermittently dies of SIGSEGV at exit after doing its work (server bug, see
+/// the report: OpenSSL's atexit cleanup runs while r2d2 workers are still opening connections).
+mod operator_unlock_and_reset_password {
+    use super::*;
+
+    fn setup(c: &mut ironstone::config::Config) {
+        c.security_compliance.lockout_failure_attempts = Some(2);
+        c.security_compliance.lockout_duration = Some(600);
+        c.security_compliance.disable_user_account_days_inactive = Some(1);
+    }
+
+    #[actix_web::test]
+    async fn sqlite() {
+        check(spawn_app_with(Backend::Sqlite, setup).await).await
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: the CLI intermittently segfaults at exit on PostgreSQL"]
+    async fn postgres() {
+        check(spawn_app_with(Backend::Postgres, setup).await).await
+    }
+
+    async fn check(app: TestApp) {
+        let cli = Cli::new(&app);
+        let p = project(&app).await;
+        let generic = generic_401(&app).await;
+        let lena = plain(&app, &p, "lena", PW).await;
+
+        // A password the policy refuses: nothing changes, and the password is not echoed.
+        let f = cli.password_file("qqq");
+        let out = cli
+            .run(
+                &["user", "reset-password", "lena", "--password-file", &f],
+                None,
+            )
+            .await;
+        assert!(!out.ok, "{}", out.stdout);
+        assert!(out.stderr.contains(PREFIX.trim_end()), "{}", out.stderr);
+        assert!(!out.stderr.contains("qqq") && !out.stdout.contains("qqq"));
+        login(&app, "lena", PW).await.expect(201);
+
+        // Unlock lifts a lockout.
+        for _ in 0..2 {
+            login(&app, "lena", "Wrong-Pass-1").await.expect(401);
+        }
+        assert_generic(&login(&app, "lena", PW).await, &generic);
+        let out = cli.run(&["user", "unlock", "lena"], None).await;
+        assert!(
+            out.ok,
+            "{:?} stdout: {} stderr: {}",
+            out.status, out.stdout, out.stderr
+        );
+        login(&app, "lena", PW).await.expect(201);
+
+        // And inactivity.
+        backdate(&app, vec![lena.clone()], 2, false).await;
+        assert_generic(&login(&app, "lena", PW).await, &generic);
+        let out = cli
+            .run(&["user", "unlock", "lena", "--domain", "default"], None)
+            .await;
+        assert!(out.ok, "{}{}", out.stdout, out.stderr);
+        login(&app, "lena", PW).await.expect(201);
+
+        // Reset from a file: the old tokens are revoked (by another process), the lockout lifted.
+        let old = login(&app, "lena", PW)
+            .await
+            .expect(201)
+            .header("x-subject-token")
+            .unwrap();
+        for _ in 0..2 {
+            login(&app, "lena", "Wrong-Pass-1").await.expect(401);
+        }
+        let f = cli.password_file("Operator-Set-1");
+        let out = cli
+            .run(
+                &["user", "reset-password", "lena", "--password-file", &f],
+                None,
+            )
+            .await;
+        assert!(out.ok, "{}{}", out.stdout, out.stderr);
+        assert!(!out.stdout.contains("Operator-Set-1"));
+        app.validate(&old).await.expect(404);
+        login(&app, "lena", PW).await.expect(401);
+        login(&app, "lena", "Operator-Set-1").await.expect(201);
+
+        // From standard input when it is not a terminal.
+        let out = cli
+            .run(
+                &["user", "reset-password", "lena"],
+                Some("Operator-Set-2\n"),
+            )
+            .await;
+        assert!(out.ok, "{}{}", out.stdout, out.stderr);
+        login(&app, "lena", "Operator-Set-2").await.expect(201);
+
+        // Generated, to be changed at first use.
+        let out = cli
+            .run(
+                &[
+                    "user",
+                    "reset-password",
+                    "lena",
+                    "--generate",
+                    "--require-change",
+                ],
+                None,
+            )
+            .await;
+        assert!(out.ok, "{}{}", out.stdout, out.stderr);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("shown only this once"))
+            .unwrap_or_else(|| panic!("{}", out.stdout));
+        let g = line.rsplit(": ").next().unwrap().trim().to_string();
+        assert_eq!(g.chars().count(), 16, "{line}");
+        assert_expired(&login(&app, "lena", &g).await, &lena);
+        change(&app, &lena, &g, "Lena-Own-Pass-1").await.expect(204);
+        login(&app, "lena", "Lena-Own-Pass-1").await.expect(201);
+
+        // Another domain, by name; an unknown user is an error.
+        let a = customer(&app, "acme").await;
+        let f = cli.password_file("Acme-Reset-1");
+        let out = cli
+            .run(
+                &[
+                    "user",
+                    "reset-password",
+                    "worker",
+                    "--domain",
+                    "acme",
+                    "--password-file",
+                    &f,
+                ],
+                None,
+            )
+            .await;
+        assert!(out.ok, "{}{}", out.stdout, out.stderr);
+        token_in(&app, &a.domain_id, "worker", "Acme-Reset-1", "main").await;
+        let out = cli.run(&["user", "unlock", "nobody-here"], None).await;
+        assert!(!out.ok, "{}", out.stdout);
+    }
+}
+
+/// Server bug (ignored until fixed): the `enabled` filter of `GET /v3/users` looks at the stored
+/// flag only, so an inactive user is listed under `?enabled=true` while showing `"enabled": false`.
+mod inactive_users_are_listed_as_disabled {
+    use super::*;
+
+    async fn check(backend: Backend) {
+        let app = spawn_app_with(backend, |c| {
+            c.security_compliance.disable_user_account_days_inactive = Some(1);
+        })
+        .await;
+        let p = project(&app).await;
+        let idle = plain(&app, &p, "idle", PW).await;
+        backdate(&app, vec![idle.clone()], 2, false).await;
+        assert_eq!(get_user(&app, &idle).await["enabled"], false);
+        for (filter, want) in [("true", true), ("false", false)] {
+            let r = app
+                .get(&format!("/v3/users?enabled={filter}"), &app.admin_token)
+                .await
+                .expect(200);
+            for u in r.body["users"].as_array().unwrap() {
+                assert_eq!(u["enabled"], want, "?enabled={filter} lists {u}");
+            }
+            let listed = ids(&r.body, "users").contains(&idle);
+            assert_eq!(listed, !want, "?enabled={filter}");
+        }
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: ?enabled= ignores inactivity"]
+    async fn sqlite() {
+        check(Backend::Sqlite).await
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: ?enabled= ignores inactivity"]
+    async fn postgres() {
+        check(Backend::Postgres).await
+    }
+}
+
+/// Server bug (ignored until fixed): a password the user chose, which an administrator then marks
+/// as to be changed (`OS-PCU:password_change_required: true`), can neither log in (expired) nor
+/// be changed (minimum age): the user is stuck although the contract says the change endpoint
+/// works for must-change passwords.
+mod a_password_that_must_be_changed_escapes_the_minimum_age {
+    use super::*;
+
+    async fn check(backend: Backend) {
+        let app = spawn_app_with(backend, |c| {
+            c.security_compliance.minimum_password_age = 1;
+        })
+        .await;
+        let p = project(&app).await;
+        let id = plain(&app, &p, "aged", "Aged-Pass-0").await;
+        change(&app, &id, "Aged-Pass-0", "Aged-Pass-1")
+            .await
+            .expect(204);
+        patch_user(&app, &id, json!({"OS-PCU:password_change_required": true}))
+            .await
+            .expect(200);
+        assert_expired(&login(&app, "aged", "Aged-Pass-1").await, &id);
+        change(&app, &id, "Aged-Pass-1", "Aged-Pass-2")
+            .await
+            .expect(204);
+        login(&app, "aged", "Aged-Pass-2").await.expect(201);
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: must-change password blocked by minimum_password_age"]
+    async fn sqlite() {
+        check(Backend::Sqlite).await
+    }
+
+    #[actix_web::test]
+    #[ignore = "server bug: must-change password blocked by minimum_password_age"]
+    async fn postgres() {
+        check(Backend::Postgres).await
+    }
+}
