@@ -186,12 +186,12 @@ pub async fn change_password(
     state.hasher.check_room()?;
     let uid = id.to_string();
     let user = state.store.run(move |c| store::get_user(c, &uid)).await?;
-    let (user, options) =
-        crate::auth::verify_password(state, user, req.original_password, now).await?;
+    let proved = crate::auth::verify_password(state, user, req.original_password, now).await?;
     let sc = &state.config.security_compliance;
-    if !user.enabled || inactive(sc, &user, &options, now) {
-        return Err(Error::Unauthorized);
+    if !proved.user.enabled || inactive(sc, &proved.user, &proved.options, now) {
+        return Err(proved.refuse().await);
     }
+    let crate::auth::Proved { user, options, .. } = proved;
     if option_on(&options, LOCK_PASSWORD) {
         return Err(Error::ForbiddenMsg(
             "You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.".into(),
