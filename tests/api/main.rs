@@ -16,6 +16,7 @@ mod hashing;
 mod inactivity;
 mod management;
 mod operator;
+mod passwords;
 mod policy;
 mod realm;
 mod revocation;
