@@ -1370,10 +1370,10 @@ both_backends!(
     }
 );
 
-/// Known server bug (ignored until fixed): the lockout state is read before the password is
-/// hashed and not looked at again, so guesses sent together are all evaluated however many of
-/// them fail. With production-like hashing cost and one hashing thread, 20 wrong guesses and the
-/// right one sent at once: the right one (hashed last, after 20 recorded failures) gets a token.
+/// Regression: the lockout was read before the password was hashed and not looked at again, so
+/// guesses sent together were all evaluated however many of them failed. With production-like
+/// hashing cost and one hashing thread, 20 wrong guesses and the right one sent at once: the
+/// right one (hashed last, after 20 recorded failures) must be refused.
 mod parallel_guesses_do_not_outrun_the_lockout {
     use super::*;
 
@@ -1399,13 +1399,11 @@ mod parallel_guesses_do_not_outrun_the_lockout {
     }
 
     #[actix_web::test]
-    #[ignore = "server bug: lockout checked before hashing only"]
     async fn sqlite() {
         check(Backend::Sqlite).await
     }
 
     #[actix_web::test]
-    #[ignore = "server bug: lockout checked before hashing only"]
     async fn postgres() {
         check(Backend::Postgres).await
     }
@@ -1505,9 +1503,9 @@ impl Cli {
     }
 }
 
-/// The binary's commands on PostgreSQL are ignored for now: every `ironstone` command that opens
-/// a PostgreSQL store intermittently dies of SIGSEGV at exit after doing its work (server bug, see
-/// the report: OpenSSL's atexit cleanup runs while r2d2 workers are still opening connections).
+/// The real binary's commands against the server's database. On PostgreSQL this is also the
+/// regression test for commands that died of SIGSEGV at exit after doing their work (OpenSSL's
+/// clean-up at exit ran while pool workers were still opening connections).
 mod operator_unlock_and_reset_password {
     use super::*;
 
@@ -1523,7 +1521,6 @@ mod operator_unlock_and_reset_password {
     }
 
     #[actix_web::test]
-    #[ignore = "server bug: the CLI intermittently segfaults at exit on PostgreSQL"]
     async fn postgres() {
         check(spawn_app_with(Backend::Postgres, setup).await).await
     }
@@ -1685,10 +1682,9 @@ mod inactive_users_are_listed_as_disabled {
     }
 }
 
-/// Server bug (ignored until fixed): a password the user chose, which an administrator then marks
-/// as to be changed (`OS-PCU:password_change_required: true`), can neither log in (expired) nor
-/// be changed (minimum age): the user is stuck although the contract says the change endpoint
-/// works for must-change passwords.
+/// Regression: a password the user chose, which an administrator then marks as to be changed
+/// (`OS-PCU:password_change_required: true`), could neither log in (expired) nor be changed
+/// (minimum age). The change endpoint must work for must-change passwords.
 mod a_password_that_must_be_changed_escapes_the_minimum_age {
     use super::*;
 
@@ -1713,13 +1709,11 @@ mod a_password_that_must_be_changed_escapes_the_minimum_age {
     }
 
     #[actix_web::test]
-    #[ignore = "server bug: must-change password blocked by minimum_password_age"]
     async fn sqlite() {
         check(Backend::Sqlite).await
     }
 
     #[actix_web::test]
-    #[ignore = "server bug: must-change password blocked by minimum_password_age"]
     async fn postgres() {
         check(Backend::Postgres).await
     }
