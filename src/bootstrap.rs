@@ -202,6 +202,7 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                         password_created_at: None,
                         password_expires_at: None,
                         password_self_service: false,
+                        bound_project_id: None,
                         failed_auth_count: 0,
                         failed_auth_at: None,
                         last_active_at: None,

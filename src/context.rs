@@ -37,6 +37,16 @@ impl<'a> Ctx<'a> {
         policy::permits(self.caller, action, &target)
     }
 
+    /// Whether the caller may grant the role `name` (of `role_domain`) in `target_domain`.
+    pub fn may_grant_role(
+        &self,
+        name: &str,
+        role_domain: Option<&str>,
+        target_domain: &str,
+    ) -> bool {
+        policy::may_grant_role(self.caller, name, role_domain, target_domain)
+    }
+
     pub fn is_cloud_admin(&self) -> bool {
         policy::is_cloud_admin(self.caller)
     }

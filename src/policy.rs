@@ -70,6 +70,9 @@ pub fn rule(action: &str) -> Rule {
         "get_user" => AnyOf(&[CloudReader, Owner, DomainRole("reader")]),
         "list_users" => AnyOf(DOMAIN_MANAGER_READ),
         "create_user" | "update_user" | "delete_user" => AnyOf(DOMAIN_MANAGER),
+        // Project-bound users (OS-PCU): binding, unbinding and the one-call project user are a
+        // manager's business in the project's domain (target: that domain and project).
+        "bind_user" | "create_project_user" => AnyOf(DOMAIN_MANAGER),
         "list_groups_for_user" | "list_user_projects" => {
             AnyOf(&[CloudReader, Owner, DomainRole("manager")])
         }
@@ -198,6 +201,24 @@ pub fn credential_visible(c: &TokenInfo, bound_app_cred: Option<&str>) -> bool {
 
 /// Roles a manager (not the cloud admin) may grant.
 pub const MANAGER_GRANTABLE: &[&str] = &["manager", "member", "reader"];
+
+/// Whether the caller may grant role `name` (of `role_domain`, `None` for a global role) in
+/// `target_domain`: the cloud admin any role; anyone else only the grantable roles, global or of
+/// its own domain, inside its own domain.
+pub fn may_grant_role(
+    c: &TokenInfo,
+    name: &str,
+    role_domain: Option<&str>,
+    target_domain: &str,
+) -> bool {
+    if is_cloud_admin(c) {
+        return true;
+    }
+    let own = c.project.domain_id.as_str();
+    target_domain == own
+        && MANAGER_GRANTABLE.contains(&name)
+        && role_domain.is_none_or(|d| d == own)
+}
 
 /// The decision for `action` on `t`: its rule, then the rules that hold for every action.
 pub fn decide(c: &TokenInfo, action: &str, t: &Target) -> Result<()> {

@@ -1,14 +1,45 @@
 //! `/v3/OS-PCU/*`: Ironstone's own extension, beside Keystone's API.
 
 use actix_web::{web, HttpResponse};
+use serde::Deserialize;
 
-use super::resource;
+use super::query::created;
+use super::{render, resource, Caller, JsonBody};
+use crate::context::Ctx;
 use crate::error::Result;
-use crate::identity;
+use crate::identity::{self, ProjectUserCreate};
 use crate::state::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v3/OS-PCU/password_policy").route(web::get().to(password_policy)));
+    cfg.service(resource("/v3/OS-PCU/password_policy").route(web::get().to(password_policy)))
+        .service(
+            resource("/v3/OS-PCU/projects/{project_id}/users")
+                .route(web::post().to(create_project_user)),
+        );
+}
+
+#[derive(Deserialize)]
+struct ProjectUserBody {
+    user: ProjectUserCreate,
+}
+
+/// The one-call project user: the user as `/v3/users` shows it, bound to the project, plus
+/// `password` when Ironstone generated it (shown in this response only).
+async fn create_project_user(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: JsonBody<ProjectUserBody>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let v = identity::create_project_user(&ctx, &path, body.0.user).await?;
+    let mut user = render::user(&ctx.base(), &v);
+    if let Some(m) = user.as_object_mut() {
+        if let Some(p) = m.remove("OS-PCU:generated_password") {
+            m.insert("password".into(), p);
+        }
+    }
+    Ok(created("user", user))
 }
 
 /// The password rules as data: public, so that a user who must change an expired password (and

@@ -85,6 +85,9 @@ pub fn user(base: &str, v: &UserView) -> Value {
         if let Some(p) = &u.phone {
             m.insert("phone".into(), json!(p));
         }
+        if let Some(p) = &u.bound_project_id {
+            m.insert("OS-PCU:bound_project_id".into(), json!(p));
+        }
         if let Some(p) = &v.generated_password {
             m.insert(
                 "OS-PCU:generated_password".into(),

@@ -51,6 +51,7 @@ pub(crate) fn user_filter(q: &Query) -> Result<UserFilter> {
         phone: q.text("phone"),
         domain_id: q.exact("domain_id"),
         enabled: q.bool("enabled")?,
+        bound_project_id: q.exact("OS-PCU:bound_project_id"),
         ..Default::default()
     })
 }

@@ -425,6 +425,8 @@ pub async fn create_grant(ctx: &Ctx<'_>, g: GrantRef, role_id: &str) -> Result<(
                     || (g.target_type == TARGET_PROJECT
                         && reach.project_protected(c, &g.target_id)?))
             })?;
+            // Under the realm lock: a concurrent bind or membership change waits for this one.
+            super::bound::check_grant(c, &a)?;
             store::insert_assignment(c, &a)
         })
         .await

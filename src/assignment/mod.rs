@@ -1,6 +1,7 @@
 //! Effective roles: direct, through groups, inherited from the domain or parent projects, and
 //! implied by other roles.
 
+pub mod bound;
 pub mod manage;
 pub mod reach;
 

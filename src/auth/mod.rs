@@ -542,6 +542,10 @@ async fn issue(
                 (Some(r), None) => resource::find_project(c, r)?.ok_or_else(no_project_access)?,
                 (None, None) => default_scope(c, &user, parent_project.as_deref())?,
             };
+            // A project-bound user's tokens exist for its project only.
+            if user.bound_project_id.as_ref().is_some_and(|b| *b != project.id) {
+                return Err(no_project_access());
+            }
             let (roles, ac_ref) = scoped_roles(c, &user, &project, app_cred.as_ref().map(|a| a.id.as_str()).or(parent_app_cred.as_ref().map(|a| a.id.as_str())))?;
             if roles.is_empty() {
                 return Err(no_project_access());
@@ -703,7 +707,8 @@ fn default_scope(
 ) -> Result<Project> {
     let candidate = parent_project
         .map(String::from)
-        .or_else(|| user.default_project_id.clone());
+        .or_else(|| user.default_project_id.clone())
+        .or_else(|| user.bound_project_id.clone());
     let missing = || {
         Error::UnauthorizedMsg(
             "No project scope was given and the user has no default project it holds a role on: request a project scope (e.g. --os-project-name and --os-project-domain-name).".into(),

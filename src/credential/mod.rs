@@ -156,6 +156,15 @@ pub async fn create(ctx: &Ctx<'_>, user_id: &str, req: AppCredCreate) -> Result<
         .state
         .store
         .tx(move |c| {
+            // A project-bound user's application credentials exist for its project only.
+            if let Some(bound) = store::get_user(c, &cred.user_id)?.and_then(|u| u.bound_project_id) {
+                if bound != cred.project_id {
+                    return Err(Error::Conflict(format!(
+                        "User {} is bound to project {bound}: its application credentials can only be for that project.",
+                        cred.user_id
+                    )));
+                }
+            }
             let mut rule_ids = vec![];
             for r in &rules {
                 let id = match r {

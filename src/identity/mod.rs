@@ -5,23 +5,27 @@ pub mod names;
 pub mod operator;
 pub mod password_policy;
 pub mod passwords;
+pub mod project_user;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::assignment::bound;
 use crate::assignment::reach::Reach;
 use crate::auth::revoke::Revoke;
-use crate::context::{found, Ctx, Revoker};
+use crate::context::{found, Ctx, RealmGuard, Revoker};
 use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra, nullable};
 use crate::policy::Target;
 use crate::store::{
-    self, DbConnection, Group, GroupFilter, Project, User, UserFilter, UserOption, ACTOR_GROUP,
+    self, Assignment, DbConnection, Group, GroupFilter, Project, User, UserFilter, UserOption,
+    ACTOR_GROUP, ACTOR_USER, TARGET_PROJECT,
 };
 use password_policy::Subject;
 pub use passwords::{change_password, PasswordChange};
 use passwords::{AdminPassword, PreparedPassword};
+pub use project_user::{create_project_user, ProjectUserCreate};
 
 /// Per-user options Keystone knows; values are booleans except the MFA rules.
 pub const USER_OPTIONS: &[&str] = &[
@@ -52,6 +56,9 @@ pub struct UserCreate {
     /// The password must be changed before the user may log in.
     #[serde(rename = "OS-PCU:password_change_required")]
     pub password_change_required: Option<bool>,
+    /// The one project the user may hold roles on.
+    #[serde(rename = "OS-PCU:bound_project_id")]
+    pub bound_project_id: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -77,6 +84,13 @@ pub struct UserUpdate {
     pub generate_password: Option<bool>,
     #[serde(rename = "OS-PCU:password_change_required")]
     pub password_change_required: Option<bool>,
+    /// Binds (a project id) or unbinds (`null`) the user.
+    #[serde(
+        rename = "OS-PCU:bound_project_id",
+        default,
+        deserialize_with = "nullable"
+    )]
+    pub bound_project_id: Option<Option<String>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -221,7 +235,118 @@ fn check_phone(phone: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a user's creation binds it to, decided before the transaction and re-checked in it.
+struct BindPlan {
+    project_id: String,
+    /// Roles granted on the project in the same transaction (the one-call project user).
+    role_ids: Vec<String>,
+    guard: RealmGuard,
+}
+
+impl BindPlan {
+    /// Inside the creating transaction, before the user is written: the realm lock, the caller's
+    /// right on the project as it now stands, the project in the user's domain.
+    fn check(&self, c: &mut DbConnection, user_domain: &str) -> Result<()> {
+        let pid = &self.project_id;
+        let target = Target {
+            domain_id: Some(user_domain),
+            project_id: Some(pid),
+            ..Default::default()
+        };
+        self.guard.check(c, target, |reach, c| {
+            if reach.project_protected(c, pid)? {
+                return Ok(true);
+            }
+            for role_id in &self.role_ids {
+                if reach.grant_reaches(c, &project_grant("", pid, role_id))? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })?;
+        bound::bindable_project(c, user_domain, pid)?;
+        Ok(())
+    }
+
+    /// After the user is written: its roles on the project.
+    fn grant(&self, c: &mut DbConnection, user_id: &str) -> Result<()> {
+        for role_id in &self.role_ids {
+            let a = project_grant(user_id, &self.project_id, role_id);
+            bound::check_grant(c, &a)?;
+            store::insert_assignment(c, &a)?;
+        }
+        Ok(())
+    }
+}
+
+fn project_grant(user_id: &str, project_id: &str, role_id: &str) -> Assignment {
+    Assignment {
+        actor_type: ACTOR_USER.into(),
+        actor_id: user_id.into(),
+        target_type: TARGET_PROJECT.into(),
+        target_id: project_id.into(),
+        role_id: role_id.into(),
+        inherited: false,
+    }
+}
+
+/// Whether the caller may bind users of `user_domain` to `project_id` (or unbind them from it):
+/// `bind_user` on the project's domain, never on a protected project. An unknown project and one
+/// of another domain get the same 400.
+async fn authorize_bind(ctx: &Ctx<'_>, user_domain: &str, project_id: &str) -> Result<()> {
+    let (realm, pid, ud) = (
+        ctx.state.realm.clone(),
+        project_id.to_string(),
+        user_domain.to_string(),
+    );
+    let caller_domain = ctx.domain_id().to_string();
+    let protected = ctx
+        .state
+        .store
+        .run(move |c| {
+            let p = bound::bindable_project(c, &ud, &pid)?;
+            Reach::load(c, &realm, &caller_domain)?.project_protected(c, &p.id)
+        })
+        .await?;
+    ctx.enforce(
+        "bind_user",
+        Target {
+            domain_id: Some(user_domain),
+            project_id: Some(project_id),
+            protected,
+            ..Default::default()
+        },
+    )
+}
+
 pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
+    let plan = match &req.bound_project_id {
+        Some(pid) => {
+            let domain_id = req.domain_id.as_deref().unwrap_or(ctx.domain_id());
+            ctx.enforce(
+                "create_user",
+                Target {
+                    domain_id: Some(domain_id),
+                    ..Default::default()
+                },
+            )?;
+            authorize_bind(ctx, domain_id, pid).await?;
+            Some(BindPlan {
+                project_id: pid.clone(),
+                role_ids: vec![],
+                guard: ctx.realm_guard("bind_user"),
+            })
+        }
+        None => None,
+    };
+    create_user_bound(ctx, req, plan).await
+}
+
+async fn create_user_bound(
+    ctx: &Ctx<'_>,
+    req: UserCreate,
+    plan: Option<BindPlan>,
+) -> Result<UserView> {
     let domain_id = req
         .domain_id
         .clone()
@@ -292,6 +417,7 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
         password_created_at: None,
         password_expires_at: None,
         password_self_service: false,
+        bound_project_id: plan.as_ref().map(|p| p.project_id.clone()),
         failed_auth_count: 0,
         failed_auth_at: None,
         last_active_at: None,
@@ -311,12 +437,18 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
             if let Some(p) = &user.default_project_id {
                 check_default_project(c, p)?;
             }
+            if let Some(plan) = &plan {
+                plan.check(c, &user.domain_id)?;
+            }
             let mut user = user;
             if generate {
                 user.name = names::unused(c, &user.domain_id, &prefix, len)?;
             }
             store::insert_user(c, &user)?;
             store_options(c, &user.id, &options)?;
+            if let Some(plan) = &plan {
+                plan.grant(c, &user.id)?;
+            }
             let mut generated = None;
             if let Some(PreparedPassword { hash, generated: g }) = &prepared {
                 passwords::write_admin_set(
@@ -466,7 +598,27 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             authorize_default_project(ctx, "update_user", &current.domain_id, p).await?;
         }
     }
+    // Binding or unbinding: `bind_user` on the project bound to (or bound until now).
+    let bind_change = req
+        .bound_project_id
+        .clone()
+        .filter(|new| *new != current.bound_project_id);
+    let bind_project = match &bind_change {
+        Some(new) => {
+            let pid = new
+                .clone()
+                .or_else(|| current.bound_project_id.clone())
+                .unwrap_or_default();
+            authorize_bind(ctx, &current.domain_id, &pid).await?;
+            Some(pid)
+        }
+        None => None,
+    };
+    let bind_guard = ctx.realm_guard("bind_user");
     let mut user = current.clone();
+    if let Some(bound) = bind_change.clone() {
+        user.bound_project_id = bound;
+    }
     if let Some(name) = req.name {
         user.name = name;
     }
@@ -555,6 +707,19 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             guard.check(c, user_target(&current), |reach, c| {
                 reach.user_privileged(c, &current.id)
             })?;
+            if let Some(pid) = &bind_project {
+                let target = Target {
+                    domain_id: Some(&current.domain_id),
+                    project_id: Some(pid),
+                    ..Default::default()
+                };
+                bind_guard.check(c, target, |reach, c| reach.project_protected(c, pid))?;
+                if let Some(Some(new)) = &bind_change {
+                    bound::bindable_project(c, &current.domain_id, new)?;
+                    // Under the realm lock: a concurrent grant or membership waits for this.
+                    bound::check_bind(c, &current.id, new)?;
+                }
+            }
             if let Some(p) = &user.default_project_id {
                 if current.default_project_id.as_ref() != Some(p) {
                     check_default_project(c, p)?;
@@ -923,6 +1088,7 @@ pub async fn add_user_to_group(ctx: &Ctx<'_>, group_id: &str, user_id: &str) -> 
             guard.check(c, group_target(&group), |reach, c| {
                 Ok(reach.group_privileged(c, &group.id)? || reach.user_privileged(c, &user.id)?)
             })?;
+            crate::assignment::bound::check_membership(c, &user.id, &group.id)?;
             store::add_user_to_group(c, &user.id, &group.id)
         })
         .await

@@ -308,7 +308,14 @@ pub async fn delete_project(ctx: &Ctx<'_>, id: &str) -> Result<()> {
         .await
 }
 
+/// Deletes a project with its grants, and the users bound to it (with their credentials and
+/// application credentials; their tokens are revoked), in the caller's transaction.
 fn purge_project(c: &mut DbConnection, revoker: &Revoker, id: &str) -> Result<()> {
+    for uid in store::user_ids_bound_to(c, id)? {
+        crate::identity::delete_application_credentials_of(c, revoker, &uid, None)?;
+        store::delete_user(c, &uid)?;
+        revoker.revoke(c, Revoke::user(&uid))?;
+    }
     store::delete_assignments_on_target(c, store::TARGET_PROJECT, id)?;
     for ac in store::application_credential_ids_on_project(c, id)? {
         revoker.revoke(c, Revoke::application_credential(&ac))?;

@@ -60,6 +60,7 @@ pub fn update_user(conn: &mut DbConnection, u: &User) -> Result<()> {
             users::phone.eq(&u.phone),
             users::description.eq(&u.description),
             users::extra.eq(&u.extra),
+            users::bound_project_id.eq(&u.bound_project_id),
         ))
         .execute(conn)
         .map_err(on_conflict(user_conflict(u)))?;
@@ -73,7 +74,7 @@ pub fn patch_user(conn: &mut DbConnection, base: &User, new: &User) -> Result<Us
     super::lock_row(conn, "users", &new.id)?;
     let current = get_user(conn, &new.id)?
         .ok_or_else(|| crate::error::Error::not_found("user", new.id.clone()))?;
-    let merged = super::merge_changes!(current, base, new; name, enabled, default_project_id, email, phone, description);
+    let merged = super::merge_changes!(current, base, new; name, enabled, default_project_id, email, phone, description, bound_project_id);
     update_user(conn, &merged)?;
     Ok(merged)
 }
@@ -231,6 +232,15 @@ pub fn delete_user(conn: &mut DbConnection, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The users bound to a project.
+pub fn user_ids_bound_to(conn: &mut DbConnection, project_id: &str) -> Result<Vec<String>> {
+    Ok(users::table
+        .filter(users::bound_project_id.eq(project_id))
+        .select(users::id)
+        .order(users::id.asc())
+        .load(conn)?)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct UserFilter {
     pub name: Option<TextFilter>,
@@ -238,6 +248,7 @@ pub struct UserFilter {
     pub phone: Option<TextFilter>,
     pub domain_id: Option<String>,
     pub enabled: Option<bool>,
+    pub bound_project_id: Option<String>,
     /// With `enabled`: users last active (or, never active, created) before this moment count
     /// as disabled unless exempt (`disable_user_account_days_inactive`).
     pub inactive_before: Option<NaiveDateTime>,
@@ -271,6 +282,9 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> 
     }
     if let Some(d) = &f.domain_id {
         q = q.filter(users::domain_id.eq(d.clone()));
+    }
+    if let Some(p) = &f.bound_project_id {
+        q = q.filter(users::bound_project_id.eq(p.clone()));
     }
     match (f.enabled, f.inactive_before) {
         (Some(enabled), None) => q = q.filter(users::enabled.eq(enabled)),

@@ -51,6 +51,8 @@ pub struct User {
     pub phone: Option<String>,
     /// The current password was chosen by the user (self-service), not set by an administrator.
     pub password_self_service: bool,
+    /// The one project this user may hold roles on (and scope tokens to), if bound.
+    pub bound_project_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -50,6 +50,7 @@ diesel::table! {
         created_at -> Timestamp,
         phone -> Nullable<Text>,
         password_self_service -> Bool,
+        bound_project_id -> Nullable<Text>,
     }
 }
 
