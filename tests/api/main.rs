@@ -7,6 +7,7 @@ mod access_keys;
 mod auth;
 mod auth_rules;
 mod bad_input;
+mod bound_users;
 mod concurrency;
 mod credential_keys;
 mod db_failures;
