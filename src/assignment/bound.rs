@@ -127,3 +127,15 @@ pub fn bindable_project(
             ))
         })
 }
+
+/// `bindable_project` inside a binding write: the project's row stays locked until the
+/// transaction ends, so that its concurrent deletion either sees the bound user or runs first
+/// and leaves nothing to bind to.
+pub fn lock_bindable_project(
+    c: &mut DbConnection,
+    user_domain: &str,
+    project_id: &str,
+) -> Result<Project> {
+    store::lock_project(c, project_id)?;
+    bindable_project(c, user_domain, project_id)
+}

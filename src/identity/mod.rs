@@ -254,6 +254,8 @@ impl BindPlan {
             ..Default::default()
         };
         self.guard.check(c, target, |reach, c| {
+            // A project deleted meanwhile is a 400, not a grant "beyond the caller's domain".
+            bound::lock_bindable_project(c, user_domain, pid)?;
             if reach.project_protected(c, pid)? {
                 return Ok(true);
             }
@@ -264,7 +266,8 @@ impl BindPlan {
             }
             Ok(false)
         })?;
-        bound::bindable_project(c, user_domain, pid)?;
+        // Again for the cloud admin, whose guard returns before asking.
+        bound::lock_bindable_project(c, user_domain, pid)?;
         Ok(())
     }
 
@@ -715,7 +718,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
                 };
                 bind_guard.check(c, target, |reach, c| reach.project_protected(c, pid))?;
                 if let Some(Some(new)) = &bind_change {
-                    bound::bindable_project(c, &current.domain_id, new)?;
+                    bound::lock_bindable_project(c, &current.domain_id, new)?;
                     // Under the realm lock: a concurrent grant or membership waits for this.
                     bound::check_bind(c, &current.id, new)?;
                 }

@@ -311,6 +311,9 @@ pub async fn delete_project(ctx: &Ctx<'_>, id: &str) -> Result<()> {
 /// Deletes a project with its grants, and the users bound to it (with their credentials and
 /// application credentials; their tokens are revoked), in the caller's transaction.
 fn purge_project(c: &mut DbConnection, revoker: &Revoker, id: &str) -> Result<()> {
+    // A concurrent bind to this project either committed already (its user is seen here) or
+    // waits and then finds no project.
+    store::lock_project(c, id)?;
     for uid in store::user_ids_bound_to(c, id)? {
         crate::identity::delete_application_credentials_of(c, revoker, &uid, None)?;
         store::delete_user(c, &uid)?;

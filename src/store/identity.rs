@@ -232,6 +232,12 @@ pub fn delete_user(conn: &mut DbConnection, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Locks a project's row until the transaction ends: a bind to it and its deletion, each taking
+/// this lock first, see each other's outcome (PostgreSQL; SQLite serializes writes anyway).
+pub fn lock_project(conn: &mut DbConnection, project_id: &str) -> Result<()> {
+    super::lock_row(conn, "projects", project_id)
+}
+
 /// The users bound to a project.
 pub fn user_ids_bound_to(conn: &mut DbConnection, project_id: &str) -> Result<Vec<String>> {
     Ok(users::table

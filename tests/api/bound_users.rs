@@ -728,3 +728,81 @@ both_backends!(one_call_refuses_bad_requests_and_writes_nothing, |app| {
     .await
     .expect(201);
 });
+
+both_backends!(a_membership_racing_a_bind_never_both_land, |app| {
+    let a = customer(&app, "alpha").await;
+    let second = create_project(&app, &a.domain_id, "second").await;
+    let member = app.role_id("member").await;
+    let t = &a.manager_token;
+    let g = create_group(&app, t, &a.domain_id, "elsewhere").await;
+    app.put(
+        &format!("/v3/projects/{second}/groups/{g}/roles/{member}"),
+        t,
+    )
+    .await
+    .expect(204);
+    for round in 0..6 {
+        let u = create_user(&app, &a.domain_id, &format!("joiner{round}")).await;
+        let (m, b) = join(
+            app.put(&format!("/v3/groups/{g}/users/{u}"), t),
+            app.patch(
+                &format!("/v3/users/{u}"),
+                t,
+                json!({"user": {BOUND: a.project_id}}),
+            ),
+        )
+        .await;
+        let (m, b) = (m.status.as_u16(), b.status.as_u16());
+        assert!(
+            (m == 204 && b == 409) || (m == 409 && b == 200),
+            "round {round}: membership {m}, bind {b}"
+        );
+    }
+});
+
+both_backends!(
+    a_project_user_racing_its_projects_deletion_never_outlives_it,
+    |app| {
+        let a = customer(&app, "alpha").await;
+        for round in 0..12 {
+            let p = create_project(&app, &a.domain_id, &format!("short{round}")).await;
+            let (c, d) = join(
+            app.post(
+                &pcu_path(&p),
+                &a.manager_token,
+                json!({"user": {"name": format!("brief{round}"), "password_mode": "generated"}}),
+            ),
+            app.delete(&format!("/v3/projects/{p}"), &a.manager_token),
+        )
+        .await;
+            d.expect(204);
+            assert!(
+                [201, 400, 404].contains(&c.status.as_u16()),
+                "round {round}: {} {}",
+                c.status,
+                c.body
+            );
+            let r = app
+                .get(&format!("/v3/users?{BOUND}={p}"), &app.admin_token)
+                .await
+                .expect(200);
+            assert!(
+                ids(&r.body, "users").is_empty(),
+                "round {round}: {}",
+                r.body
+            );
+            let r = app
+                .get(
+                    &format!("/v3/users?name=brief{round}&domain_id={}", a.domain_id),
+                    &app.admin_token,
+                )
+                .await
+                .expect(200);
+            assert!(
+                ids(&r.body, "users").is_empty(),
+                "round {round}: {}",
+                r.body
+            );
+        }
+    }
+);
