@@ -705,10 +705,11 @@ fn default_scope(
     user: &User,
     parent_project: Option<&str>,
 ) -> Result<Project> {
+    // A bound user's project comes before its default project: it can scope to no other.
     let candidate = parent_project
         .map(String::from)
-        .or_else(|| user.default_project_id.clone())
-        .or_else(|| user.bound_project_id.clone());
+        .or_else(|| user.bound_project_id.clone())
+        .or_else(|| user.default_project_id.clone());
     let missing = || {
         Error::UnauthorizedMsg(
             "No project scope was given and the user has no default project it holds a role on: request a project scope (e.g. --os-project-name and --os-project-domain-name).".into(),

@@ -134,6 +134,22 @@ both_backends!(binding_is_shown_filtered_and_a_managers_business, |app| {
     )
     .await
     .expect(403);
+    // Without a scope, a bound user lands on its project, whatever its default project says.
+    app.patch(
+        &format!("/v3/users/{pinned}"),
+        &a.manager_token,
+        json!({"user": {"default_project_id": second}}),
+    )
+    .await
+    .expect(200);
+    let r = app
+        .auth(
+            json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "pinned", "domain": {"id": a.domain_id}, "password": PW}}}}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(r.body["token"]["project"]["id"], a.project_id.as_str());
     // The manager of the domain unbinds; the attribute goes.
     let r = app
         .patch(
