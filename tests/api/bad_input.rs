@@ -430,6 +430,60 @@ fn families(app: &TestApp, w: &World) -> Vec<Family> {
                     "reserved attribute",
                     json!({"name": "bi-r", "password_expires_at": "2030-01-01T00:00:00Z"}),
                 ),
+                (
+                    "bound to an unknown project",
+                    json!({"name": "bi-b", "OS-PCU:bound_project_id": "nope"}),
+                ),
+                (
+                    "bound project not a string",
+                    json!({"name": "bi-b", "OS-PCU:bound_project_id": 7}),
+                ),
+            ],
+        },
+        Family {
+            name: "project users",
+            create: format!("/v3/OS-PCU/projects/{}/users", w.project),
+            update: None,
+            envelope: Some("user"),
+            valid: json!({"name": "bi-new-pcu", "password_mode": "generated", "roles": ["member"]}),
+            invalid: vec![
+                ("no password mode", json!({"name": "bi-m"})),
+                (
+                    "unknown password mode",
+                    json!({"name": "bi-m", "password_mode": "maybe"}),
+                ),
+                (
+                    "links not yet",
+                    json!({"name": "bi-m", "password_mode": "link"}),
+                ),
+                (
+                    "given without password",
+                    json!({"name": "bi-m", "password_mode": "given"}),
+                ),
+                (
+                    "unknown role",
+                    json!({"name": "bi-m", "password_mode": "generated", "roles": ["member", "bogus"]}),
+                ),
+                (
+                    "no roles",
+                    json!({"name": "bi-m", "password_mode": "generated", "roles": []}),
+                ),
+                (
+                    "roles not a list",
+                    json!({"name": "bi-m", "password_mode": "generated", "roles": "member"}),
+                ),
+                (
+                    "long name",
+                    json!({"name": long(256), "password_mode": "generated"}),
+                ),
+                (
+                    "bad email",
+                    json!({"name": "bi-m", "password_mode": "generated", "email": "nope"}),
+                ),
+                (
+                    "unknown field",
+                    json!({"name": "bi-m", "password_mode": "generated", "domain_id": "default"}),
+                ),
             ],
         },
         Family {
