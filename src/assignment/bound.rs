@@ -31,14 +31,8 @@ pub fn check_grant(c: &mut DbConnection, a: &Assignment) -> Result<()> {
     } else {
         vec![a.actor_id.clone()]
     };
-    for uid in users {
-        let Some(user) = store::get_user(c, &uid)? else {
-            continue;
-        };
-        let Some(bound) = &user.bound_project_id else {
-            continue;
-        };
-        if !fits(a, bound) {
+    for (uid, bound) in store::bound_projects_of(c, &users)? {
+        if !fits(a, &bound) {
             let via = if a.actor_type == ACTOR_GROUP {
                 format!(" (a member of group {})", a.actor_id)
             } else {

@@ -238,6 +238,24 @@ pub fn lock_project(conn: &mut DbConnection, project_id: &str) -> Result<()> {
     super::lock_row(conn, "projects", project_id)
 }
 
+/// The bound users among `user_ids`, each with its project, in one query.
+pub fn bound_projects_of(
+    conn: &mut DbConnection,
+    user_ids: &[String],
+) -> Result<Vec<(String, String)>> {
+    let mut out = vec![];
+    for chunk in user_ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .filter(users::bound_project_id.is_not_null())
+            .select((users::id, users::bound_project_id))
+            .order(users::id.asc())
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(u, p)| Some((u, p?))));
+    }
+    Ok(out)
+}
+
 /// The users bound to a project.
 pub fn user_ids_bound_to(conn: &mut DbConnection, project_id: &str) -> Result<Vec<String>> {
     Ok(users::table
