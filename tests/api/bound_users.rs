@@ -5,9 +5,9 @@
 use futures_util::future::join;
 use serde_json::{json, Value};
 
-use crate::both_backends;
 use crate::fixtures::*;
 use crate::helpers::*;
+use crate::{both_backends, both_backends_with};
 
 const BOUND: &str = "OS-PCU:bound_project_id";
 
@@ -820,5 +820,45 @@ both_backends!(
                 r.body
             );
         }
+    }
+);
+
+both_backends_with!(
+    one_call_follows_the_operators_first_use_rule,
+    |c| {
+        c.security_compliance.change_password_upon_first_use = true;
+    },
+    |app| {
+        // Users the fixtures make would have to change their passwords first: the cloud admin
+        // (exempt) calls.
+        let d = create_domain(&app, "alpha").await;
+        let p = create_project(&app, &d, "main").await;
+        let r = app
+            .post(
+                &pcu_path(&p),
+                &app.admin_token,
+                json!({"user": {"password_mode": "generated"}}),
+            )
+            .await
+            .expect(201);
+        let name = r.body["user"]["name"].as_str().unwrap().to_string();
+        let password = r.body["user"]["password"].as_str().unwrap().to_string();
+        let r = login(&app, &d, &name, &password).await.expect(401);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expired"),
+            "{}",
+            r.body
+        );
+        // A request cannot waive the operator's rule.
+        app.post(
+            &pcu_path(&p),
+            &app.admin_token,
+            json!({"user": {"password_mode": "generated", "OS-PCU:password_change_required": false}}),
+        )
+        .await
+        .expect(400);
     }
 );
