@@ -50,11 +50,25 @@ pub struct Report {
 }
 
 pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Report> {
+    // The policy binds the operator's own password too.
+    let subject = crate::identity::password_policy::Subject {
+        name: Some(&opts.username),
+        ..Default::default()
+    };
     let (password, generated) = match &opts.password {
-        Some(p) => (Some(p.clone()), None),
+        Some(p) => {
+            state
+                .password_policy
+                .check(p, &subject)
+                .map_err(|e| Error::validation(format!("IRONSTONE_BOOTSTRAP_PASSWORD: {e}")))?;
+            (Some(p.clone()), None)
+        }
         None => {
-            let g = crate::ids::random_urlsafe(18);
-            (None, Some(g))
+            let g = state.password_policy.generate(&subject)?;
+            (
+                None,
+                Some(secrecy::ExposeSecret::expose_secret(&g).to_string()),
+            )
         }
     };
     // Hash outside the transaction (it is slow); used only if the admin must be created or reset.
@@ -86,6 +100,20 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
     let public_url = state.public_url();
     let keep_for = crate::auth::revoke::retention(state);
     let at = now.naive_utc();
+    let sc = state.config.security_compliance.clone();
+    let set_password = move |c: &mut store::DbConnection, id: &str, hash: &str| {
+        store::set_user_password(
+            c,
+            id,
+            &store::NewPassword {
+                hash,
+                created_at: at,
+                expires_at: crate::identity::passwords::expiry_for(&sc, false, at),
+                self_service: false,
+                keep_history: crate::identity::passwords::history_to_keep(&sc),
+            },
+        )
+    };
     let report = state
         .store
         .tx(move |c| {
@@ -148,7 +176,7 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
             let user = match existing {
                 Some(u) => {
                     if let (Some(hash), false) = (&given_hash, password_matches) {
-                        store::set_user_password(c, &u.id, hash, at, None)?;
+                        set_password(c, &u.id, hash)?;
                         crate::auth::revoke::record(
                             c,
                             crate::auth::revoke::Revoke::user(&u.id),
@@ -167,11 +195,13 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                         enabled: true,
                         default_project_id: Some(project.id.clone()),
                         email: None,
+                        phone: None,
                         description: None,
                         extra: "{}".into(),
                         password_hash: None,
                         password_created_at: None,
                         password_expires_at: None,
+                        password_self_service: false,
                         failed_auth_count: 0,
                         failed_auth_at: None,
                         last_active_at: None,
@@ -182,7 +212,12 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                         .as_ref()
                         .or(generated_hash.as_ref())
                         .expect("one of the two is set");
-                    store::set_user_password(c, &u.id, hash, at, None)?;
+                    set_password(c, &u.id, hash)?;
+                    // The cloud's own administrator cannot be locked out for good by failed
+                    // logins or by a long absence (README: how to change this).
+                    for option in ["ignore_lockout_failure_attempts", "ignore_user_inactivity"] {
+                        store::set_user_option(c, &u.id, option, Some("true"))?;
+                    }
                     if given_hash.is_none() {
                         r.generated_password = generated.clone();
                     }

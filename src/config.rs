@@ -29,6 +29,7 @@ pub struct Config {
     pub password_hashing: PasswordHashingConfig,
     pub identity: IdentityConfig,
     pub security_compliance: SecurityComplianceConfig,
+    pub password_policy: PasswordPolicyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +75,7 @@ pub struct IdentityConfig {
     pub generated_name_length: usize,
 }
 
+/// Keystone's `[security_compliance]`, with its names and semantics.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityComplianceConfig {
@@ -81,6 +83,58 @@ pub struct SecurityComplianceConfig {
     /// Seconds an account stays locked after too many failures.
     pub lockout_duration: Option<u64>,
     pub password_expires_days: Option<u32>,
+    /// A self-service change may not reuse any of the last N passwords (the current one
+    /// included); 0 turns the check off. Passwords an administrator sets are recorded, not checked.
+    pub unique_last_password_count: u32,
+    /// Days a password the user chose must be kept before the user may change it again.
+    pub minimum_password_age: u32,
+    /// Every password an administrator sets (create, update) must be changed at first use.
+    pub change_password_upon_first_use: bool,
+    /// Users that have not authenticated for this many days count as disabled.
+    pub disable_user_account_days_inactive: Option<u32>,
+    /// Passwords must match this regular expression (lookarounds allowed).
+    pub password_regex: Option<String>,
+    /// What `password_regex` asks for, in words a user understands.
+    pub password_regex_description: Option<String>,
+}
+
+/// Ironstone's password rules (beyond Keystone's regex); the defaults are the rules public
+/// clouds publish: 6 to 32 characters, two character classes, not the name, email or phone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordPolicyConfig {
+    /// Characters (not bytes).
+    pub min_length: usize,
+    pub max_length: usize,
+    /// How many of `character_classes` a password must use.
+    pub min_character_classes: usize,
+    /// Which classes count: `upper`, `lower`, `digit`, `special` (anything else, space included).
+    pub character_classes: Vec<String>,
+    /// Refuse the user name and the user name reversed (case-insensitively).
+    pub forbid_user_name: bool,
+    /// Refuse passwords that contain the user's email address.
+    pub forbid_email: bool,
+    /// Refuse passwords that contain the user's phone number.
+    pub forbid_phone: bool,
+    /// Length of generated passwords.
+    pub generated_length: usize,
+}
+
+impl Default for PasswordPolicyConfig {
+    fn default() -> Self {
+        PasswordPolicyConfig {
+            min_length: 6,
+            max_length: 32,
+            min_character_classes: 2,
+            character_classes: ["upper", "lower", "digit", "special"]
+                .map(String::from)
+                .to_vec(),
+            forbid_user_name: true,
+            forbid_email: true,
+            forbid_phone: true,
+            generated_length: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -99,6 +153,7 @@ impl Default for Config {
             password_hashing: PasswordHashingConfig::default(),
             identity: IdentityConfig::default(),
             security_compliance: SecurityComplianceConfig::default(),
+            password_policy: PasswordPolicyConfig::default(),
         }
     }
 }
@@ -313,6 +368,32 @@ impl Config {
                 36_600,
             )?;
         }
+        bounded(
+            "security_compliance.unique_last_password_count",
+            sc.unique_last_password_count.into(),
+            0,
+            1000,
+        )?;
+        bounded(
+            "security_compliance.minimum_password_age (days)",
+            sc.minimum_password_age.into(),
+            0,
+            36_600,
+        )?;
+        if let Some(d) = sc.disable_user_account_days_inactive {
+            bounded(
+                "security_compliance.disable_user_account_days_inactive",
+                d.into(),
+                1,
+                36_600,
+            )?;
+        }
+        if sc.password_regex_description.is_some() && sc.password_regex.is_none() {
+            return Err(Error::validation(
+                "security_compliance.password_regex_description needs security_compliance.password_regex",
+            ));
+        }
+        crate::identity::password_policy::PasswordPolicy::from_config(self)?;
         bounded(
             "identity.generated_name_length",
             self.identity.generated_name_length as u64,

@@ -74,6 +74,12 @@ pub fn merge_extra(kind: &str, stored: &str, update: Map<String, Value>) -> Resu
                 "Invalid input for field '{kind}.{k}': it cannot be set."
             )));
         }
+        // Ironstone's own attributes are never free-form extras, so that none can be forged.
+        if k.starts_with("OS-PCU:") {
+            return Err(Error::validation(format!(
+                "Invalid input for field '{kind}.{k}': unknown OS-PCU attribute."
+            )));
+        }
         if v.is_null() {
             extra.remove(&k);
         } else {

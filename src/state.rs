@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::password::PasswordHasher;
 use crate::config::Config;
 use crate::error::Result;
+use crate::identity::password_policy::PasswordPolicy;
 use crate::realm::Realm;
 use crate::store::Store;
 use crate::token::{KeyRepository, KeyRing, TokenProvider};
@@ -18,6 +19,8 @@ pub struct State {
     pub credential_keys: KeyRing,
     /// The operator's realm (the admin project, by id).
     pub realm: Arc<Realm>,
+    /// Which passwords may be set (`[password_policy]` and `password_regex`).
+    pub password_policy: PasswordPolicy,
 }
 
 impl State {
@@ -33,7 +36,9 @@ impl State {
         credential_repo.setup()?;
         let credential_keys = KeyRing::open(credential_repo)?;
         let realm = Arc::new(Realm::load(&store)?);
+        let password_policy = PasswordPolicy::from_config(&config)?;
         Ok(State {
+            password_policy,
             config: Arc::new(config),
             store,
             tokens,

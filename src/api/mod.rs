@@ -9,6 +9,7 @@ mod extract;
 mod groups;
 mod health;
 mod middleware;
+mod pcu;
 mod projects;
 mod query;
 mod render;
@@ -36,7 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(groups::routes)
         .configure(projects::routes)
         .configure(roles::routes)
-        .configure(catalog::routes);
+        .configure(catalog::routes)
+        .configure(pcu::routes);
 }
 
 /// A resource whose unsupported methods answer Keystone's 405.

@@ -70,7 +70,7 @@ pub fn user(base: &str, v: &UserView) -> Value {
         "id": u.id,
         "name": u.name,
         "domain_id": u.domain_id,
-        "enabled": u.enabled,
+        "enabled": u.enabled && !v.inactive,
         "password_expires_at": u.password_expires_at.as_ref().map(time),
         "options": options_of(&v.options),
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
@@ -81,6 +81,15 @@ pub fn user(base: &str, v: &UserView) -> Value {
         }
         if let Some(e) = &u.email {
             m.insert("email".into(), json!(e));
+        }
+        if let Some(p) = &u.phone {
+            m.insert("phone".into(), json!(p));
+        }
+        if let Some(p) = &v.generated_password {
+            m.insert(
+                "OS-PCU:generated_password".into(),
+                json!(secrecy::ExposeSecret::expose_secret(p)),
+            );
         }
         if let Some(d) = &u.description {
             m.insert("description".into(), json!(d));

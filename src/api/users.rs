@@ -48,6 +48,7 @@ pub(crate) fn user_filter(q: &Query) -> Result<UserFilter> {
     Ok(UserFilter {
         name: q.text("name"),
         email: q.text("email"),
+        phone: q.text("phone"),
         domain_id: q.exact("domain_id"),
         enabled: q.bool("enabled")?,
         ..Default::default()
@@ -111,7 +112,7 @@ async fn change_password(
     path: web::Path<String>,
     body: JsonBody<PasswordBody>,
 ) -> Result<HttpResponse> {
-    identity::change_password(&state, &path, body.0.user).await?;
+    identity::change_password(&state, &path, body.0.user, chrono::Utc::now()).await?;
     Ok(no_content())
 }
 

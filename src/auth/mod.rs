@@ -13,6 +13,7 @@ pub use request::*;
 
 use crate::assignment;
 use crate::error::{Error, Result};
+use crate::identity::passwords;
 use crate::resource::{self, ProjectRef};
 use crate::state::State;
 use crate::store::{
@@ -180,7 +181,7 @@ pub async fn verify_password(
             .await?
     };
     let sc = &state.config.security_compliance;
-    let exempt = option_enabled(&options, "ignore_lockout_failure_attempts");
+    let exempt = option_on(&options, "ignore_lockout_failure_attempts");
     let locked = !exempt
         && match (sc.lockout_failure_attempts, user.failed_auth_at) {
             (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
@@ -221,10 +222,7 @@ pub async fn verify_password(
     Ok((user, options))
 }
 
-/// A boolean user option that is set to true.
-pub fn option_enabled(options: &[UserOption], name: &str) -> bool {
-    options.iter().any(|o| o.name == name && o.value == "true")
-}
+pub use crate::identity::passwords::option_on;
 
 async fn password_method(
     state: &State,
@@ -258,15 +256,16 @@ async fn password_method(
         })
         .await?;
     let (user, options) = verify_password(state, user, secret, now).await?;
-    if !option_enabled(&options, "ignore_password_expiry")
-        && user
-            .password_expires_at
-            .is_some_and(|exp| exp <= now.naive_utc())
-    {
-        tracing::info!(user_id = %user.id, "authentication refused: password expired");
-        return Err(Error::Unauthorized);
+    check_user_active(state, &user, Some(&options), now).await?;
+    // Only a caller who proved the password learns that it expired (as in Keystone): the
+    // message carries the user id that `POST /v3/users/{id}/password` needs.
+    if passwords::password_expired(&user, &options, now) {
+        tracing::info!(user_id = %user.id, "authentication refused: password expired or must be changed");
+        return Err(Error::UnauthorizedMsg(format!(
+            "The password is expired and needs to be changed for user: {}.",
+            user.id
+        )));
     }
-    check_user_active(state, &user).await?;
     // A login writes only when there is something to reset or the activity mark is an hour
     // stale, so that a busy service account does not turn every token request into a write.
     let stale = user
@@ -344,7 +343,8 @@ async fn application_credential_method(
     if ac.expires_at.is_some_and(|e| e <= now.naive_utc()) {
         return Err(Error::Unauthorized);
     }
-    check_user_active(state, &user).await?;
+    check_user_active(state, &user, None, now).await?;
+    record_activity(state, &user, now).await?;
     Ok(Identified {
         user,
         methods: vec!["application_credential".into()],
@@ -385,7 +385,8 @@ pub async fn issue_for_access_key(
             Some(ac)
         }
     };
-    check_user_active(state, &user).await?;
+    check_user_active(state, &user, None, now).await?;
+    record_activity(state, &user, now).await?;
     let who = Identified {
         user,
         methods: vec![EC2_METHOD.into()],
@@ -396,9 +397,48 @@ pub async fn issue_for_access_key(
     issue(state, who, Some(scope), now).await
 }
 
-/// The user and its domain must be enabled.
-async fn check_user_active(state: &State, user: &User) -> Result<()> {
+/// Marks the user active (for `disable_user_account_days_inactive`) after a login by another
+/// method than the password; written at most once an hour per user. Lockout counters are the
+/// password's and stay as they are.
+async fn record_activity(state: &State, user: &User, now: DateTime<Utc>) -> Result<()> {
+    if user
+        .last_active_at
+        .is_some_and(|t| now.naive_utc() - t <= Duration::hours(1))
+    {
+        return Ok(());
+    }
+    let (id, at) = (user.id.clone(), now.naive_utc());
+    state
+        .store
+        .tx(move |c| store::touch_user_activity(c, &id, at))
+        .await
+}
+
+/// The user (not disabled, not inactive) and its domain must be enabled. `options` when the
+/// caller has them already; otherwise they are read only if time says the user may be inactive.
+async fn check_user_active(
+    state: &State,
+    user: &User,
+    options: Option<&[UserOption]>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if !user.enabled {
+        return Err(Error::Unauthorized);
+    }
+    let sc = &state.config.security_compliance;
+    let inactive = match options {
+        Some(o) => passwords::inactive(sc, user, o, now),
+        None if passwords::inactive_by_time(sc, user, now) => {
+            let (u, sc) = (user.clone(), state.config.security_compliance.clone());
+            state
+                .store
+                .run(move |c| passwords::inactive_in(c, &sc, &u, now))
+                .await?
+        }
+        None => false,
+    };
+    if inactive {
+        tracing::info!(user_id = %user.id, "authentication refused: inactive for too long");
         return Err(Error::Unauthorized);
     }
     let domain_id = user.domain_id.clone();
@@ -685,12 +725,16 @@ pub async fn validate(
         return Err(Error::NotFoundMsg("The token has expired.".into()));
     }
     let p = payload.clone();
+    let config = state.config.clone();
     let (user, user_domain, project, project_domain, roles, ac_ref) = state
         .store
         .run(move |c| {
             let user = store::get_user(c, &p.user_id)?
                 .filter(|u| u.enabled)
                 .ok_or_else(invalid)?;
+            if passwords::inactive_in(c, &config.security_compliance, &user, now)? {
+                return Err(invalid());
+            }
             let user_domain = store::get_domain(c, &user.domain_id)?
                 .filter(|d| d.enabled)
                 .ok_or_else(invalid)?;

@@ -5,6 +5,7 @@ pub mod credential;
 pub mod db;
 pub mod fernet;
 pub mod serve;
+pub mod user;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,20 @@ pub enum Command {
         #[command(subcommand)]
         command: CredentialCommand,
     },
+    /// An operator's way back in for a user: unlock it, reset its password.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Clear a user's failed-login lockout and inactivity, so that its password works again.
+    Unlock(user::Target),
+    /// Set a user's password (asked on the terminal, read from a file, or generated), lift its
+    /// lockout and revoke its tokens. The password policy applies.
+    ResetPassword(user::ResetArgs),
 }
 
 #[derive(Subcommand)]
@@ -99,5 +114,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Credential {
             command: CredentialCommand::Rotate,
         } => credential::rotate(&config).await,
+        Command::User {
+            command: UserCommand::Unlock(t),
+        } => user::unlock(config, t).await,
+        Command::User {
+            command: UserCommand::ResetPassword(a),
+        } => user::reset_password(config, a).await,
     }
 }

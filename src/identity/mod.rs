@@ -2,8 +2,11 @@
 //! (revocation, application-credential cascades), memberships. Policy is enforced here.
 
 pub mod names;
+pub mod operator;
+pub mod password_policy;
+pub mod passwords;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -16,6 +19,9 @@ use crate::policy::Target;
 use crate::store::{
     self, DbConnection, Group, GroupFilter, Project, User, UserFilter, UserOption, ACTOR_GROUP,
 };
+use password_policy::Subject;
+pub use passwords::{change_password, PasswordChange};
+use passwords::{AdminPassword, PreparedPassword};
 
 /// Per-user options Keystone knows; values are booleans except the MFA rules.
 pub const USER_OPTIONS: &[&str] = &[
@@ -37,8 +43,15 @@ pub struct UserCreate {
     pub enabled: Option<bool>,
     pub password: Option<SecretString>,
     pub email: Option<String>,
+    pub phone: Option<String>,
     pub description: Option<String>,
     pub options: Option<Map<String, Value>>,
+    /// Ironstone generates the password and returns it once.
+    #[serde(rename = "OS-PCU:generate_password")]
+    pub generate_password: Option<bool>,
+    /// The password must be changed before the user may log in.
+    #[serde(rename = "OS-PCU:password_change_required")]
+    pub password_change_required: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -56,8 +69,14 @@ pub struct UserUpdate {
     #[serde(default, deserialize_with = "nullable")]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
     pub options: Option<Map<String, Value>>,
+    #[serde(rename = "OS-PCU:generate_password")]
+    pub generate_password: Option<bool>,
+    #[serde(rename = "OS-PCU:password_change_required")]
+    pub password_change_required: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -66,6 +85,50 @@ pub struct UserUpdate {
 pub struct UserView {
     pub user: User,
     pub options: Vec<UserOption>,
+    /// Not authenticated for `disable_user_account_days_inactive` days: shown as disabled.
+    pub inactive: bool,
+    /// A password Ironstone generated in this request: shown once, never stored in clear.
+    pub generated_password: Option<SecretString>,
+}
+
+impl UserView {
+    fn new(ctx: &Ctx, user: User, options: Vec<UserOption>) -> UserView {
+        let inactive = passwords::inactive(
+            &ctx.state.config.security_compliance,
+            &user,
+            &options,
+            ctx.now,
+        );
+        UserView {
+            user,
+            options,
+            inactive,
+            generated_password: None,
+        }
+    }
+}
+
+/// The one way a request sets a password: given, generated, or neither.
+fn admin_password(
+    password: Option<SecretString>,
+    generate: Option<bool>,
+) -> Result<Option<AdminPassword>> {
+    match (password, generate) {
+        (Some(_), Some(true)) => Err(Error::validation(
+            "Invalid input for field 'user.OS-PCU:generate_password': give either a password or OS-PCU:generate_password, not both.",
+        )),
+        (Some(p), _) => Ok(Some(AdminPassword::Given(p))),
+        (None, Some(true)) => Ok(Some(AdminPassword::Generate)),
+        (None, _) => Ok(None),
+    }
+}
+
+/// The value an option will have once `requested` (this request's options) is applied.
+fn option_after(stored: &[UserOption], requested: Option<&Map<String, Value>>, name: &str) -> bool {
+    match requested.and_then(|r| r.get(name)) {
+        Some(v) => v.as_bool() == Some(true),
+        None => passwords::option_on(stored, name),
+    }
 }
 
 fn user_target(u: &User) -> Target<'_> {
@@ -86,14 +149,6 @@ const NOT_ENFORCED_YET: &[(&str, &str)] = &[
     (
         "multi_factor_auth_rules",
         "multi-factor authentication is not available yet",
-    ),
-    (
-        "ignore_change_password_upon_first_use",
-        "change_password_upon_first_use is not available yet",
-    ),
-    (
-        "ignore_user_inactivity",
-        "disable_user_account_days_inactive is not available yet",
     ),
 ];
 
@@ -151,6 +206,21 @@ fn check_email(email: &str) -> Result<()> {
     Ok(())
 }
 
+/// A phone number as people write them: digits with an optional leading `+`, spaces, dashes,
+/// dots, slashes and parentheses; 3 to 20 digits.
+fn check_phone(phone: &str) -> Result<()> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone
+        .char_indices()
+        .all(|(i, c)| c.is_ascii_digit() || " -./()".contains(c) || (c == '+' && i == 0));
+    if phone.len() > 32 || !allowed || !(3..=20).contains(&digits) {
+        return Err(Error::validation(
+            "Invalid input for field 'user.phone': expecting a phone number like +49 30 1234567 (digits, an optional leading +, spaces, dashes, dots, slashes or parentheses; 3 to 20 digits).",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
     let domain_id = req
         .domain_id
@@ -169,22 +239,44 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
     if let Some(email) = &req.email {
         check_email(email)?;
     }
+    if let Some(phone) = &req.phone {
+        check_phone(phone)?;
+    }
     if let Some(options) = &req.options {
         check_options(options)?;
     }
     if let Some(p) = &req.default_project_id {
         authorize_default_project(ctx, "create_user", &domain_id, p).await?;
     }
-    let hash = match req.password.clone() {
-        Some(pw) => Some(hash_new_password(ctx, pw).await?),
+    let sc = &ctx.state.config.security_compliance;
+    let options = req.options.unwrap_or_default();
+    let how = admin_password(req.password, req.generate_password)?;
+    let must_change = passwords::change_required(
+        sc,
+        req.password_change_required,
+        option_after(&[], Some(&options), passwords::IGNORE_CHANGE_UPON_FIRST_USE),
+    )?;
+    if how.is_none() && req.password_change_required == Some(true) {
+        return Err(Error::validation(
+            "Invalid input for field 'user.OS-PCU:password_change_required': the user gets no password in this request; give a password or OS-PCU:generate_password.",
+        ));
+    }
+    let prepared = match how {
+        Some(how) => {
+            let subject = Subject {
+                name: req.name.as_deref(),
+                email: req.email.as_deref(),
+                phone: req.phone.as_deref(),
+            };
+            Some(passwords::prepare_admin_set(ctx.state, how, &subject).await?)
+        }
         None => None,
     };
+    let expiry_exempt = option_after(&[], Some(&options), passwords::IGNORE_EXPIRY);
     let now = ctx.now.naive_utc();
-    let expires = password_expiry(ctx, now);
     let extra = merge_extra("user", "{}", req.extra)?;
     let prefix = ctx.state.config.identity.generated_name_prefix.clone();
     let len = ctx.state.config.identity.generated_name_length;
-    let options = req.options.unwrap_or_default();
     let user = User {
         id: crate::ids::new_id(),
         name: req.name.clone().unwrap_or_default(),
@@ -192,18 +284,22 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
         enabled: req.enabled.unwrap_or(true),
         default_project_id: req.default_project_id.clone(),
         email: req.email.clone(),
+        phone: req.phone.clone(),
         description: req.description.clone(),
         extra,
-        password_hash: hash.clone(),
-        password_created_at: hash.as_ref().map(|_| now),
-        password_expires_at: hash.as_ref().and(expires),
+        password_hash: None,
+        password_created_at: None,
+        password_expires_at: None,
+        password_self_service: false,
         failed_auth_count: 0,
         failed_auth_at: None,
         last_active_at: None,
         created_at: now,
     };
     let generate = req.name.is_none();
-    ctx.state
+    let config = ctx.state.config.clone();
+    let (user, options, generated) = ctx
+        .state
         .store
         .tx(move |c| {
             found(
@@ -220,10 +316,27 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
             }
             store::insert_user(c, &user)?;
             store_options(c, &user.id, &options)?;
+            let mut generated = None;
+            if let Some(PreparedPassword { hash, generated: g }) = &prepared {
+                passwords::write_admin_set(
+                    c,
+                    &config.security_compliance,
+                    &user.id,
+                    hash,
+                    must_change,
+                    expiry_exempt,
+                    now,
+                )?;
+                generated = g.clone();
+            }
+            let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
             let options = store::user_options(c, &user.id)?;
-            Ok(UserView { user, options })
+            Ok((user, options, generated))
         })
-        .await
+        .await?;
+    let mut view = UserView::new(ctx, user, options);
+    view.generated_password = generated;
+    Ok(view)
 }
 
 fn check_default_project(c: &mut DbConnection, id: &str) -> Result<Project> {
@@ -272,29 +385,6 @@ async fn authorize_default_project(
     )
 }
 
-fn password_expiry(ctx: &Ctx, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime> {
-    ctx.state
-        .config
-        .security_compliance
-        .password_expires_days
-        .map(|d| now + chrono::Duration::days(d as i64))
-}
-
-async fn hash_new_password(ctx: &Ctx<'_>, password: SecretString) -> Result<String> {
-    if password.expose_secret().is_empty() {
-        return Err(Error::validation(
-            "Invalid input for field 'user.password': the password must not be empty.",
-        ));
-    }
-    if password.expose_secret().len() > ctx.state.hasher.max_len() {
-        return Err(Error::validation(format!(
-            "Invalid input for field 'user.password': at most {} bytes are allowed.",
-            ctx.state.hasher.max_len()
-        )));
-    }
-    ctx.state.hasher.hash(password).await
-}
-
 pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
     let id = id.to_string();
     let view = ctx
@@ -303,9 +393,10 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
         .run(move |c| {
             let user = found(store::get_user(c, &id)?, "user", &id)?;
             let options = store::user_options(c, &id)?;
-            Ok(UserView { user, options })
+            Ok((user, options))
         })
         .await?;
+    let view = UserView::new(ctx, view.0, view.1);
     ctx.enforce("get_user", user_target(&view.user))?;
     Ok(view)
 }
@@ -313,18 +404,28 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
 /// Users the caller may list, filtered; a customer administrator sees its own domain only.
 pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView>> {
     f.domain_id = ctx.list_scope("list_users", f.domain_id.take())?;
-    ctx.state
+    let rows = ctx
+        .state
         .store
         .run(move |c| {
-            store::list_users(c, &f)?
-                .into_iter()
-                .map(|user| {
-                    let options = store::user_options(c, &user.id)?;
-                    Ok(UserView { user, options })
-                })
-                .collect()
+            let users = store::list_users(c, &f)?;
+            with_options(c, users)
         })
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, o)| UserView::new(ctx, u, o))
+        .collect())
+}
+
+fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<(User, Vec<UserOption>)>> {
+    users
+        .into_iter()
+        .map(|user| {
+            let options = store::user_options(c, &user.id)?;
+            Ok((user, options))
+        })
+        .collect()
 }
 
 pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<UserView> {
@@ -342,6 +443,9 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
     if let Some(Some(email)) = &req.email {
         check_email(email)?;
     }
+    if let Some(Some(phone)) = &req.phone {
+        check_phone(phone)?;
+    }
     if let Some(options) = &req.options {
         check_options(options)?;
     }
@@ -350,11 +454,6 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             authorize_default_project(ctx, "update_user", &current.domain_id, p).await?;
         }
     }
-    let new_hash = match req.password.clone() {
-        Some(Some(pw)) => Some(Some(hash_new_password(ctx, pw).await?)),
-        Some(None) => Some(None),
-        None => None,
-    };
     let mut user = current.clone();
     if let Some(name) = req.name {
         user.name = name;
@@ -368,18 +467,77 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
     if let Some(email) = req.email {
         user.email = email;
     }
+    if let Some(phone) = req.phone {
+        user.phone = phone;
+    }
     if let Some(description) = req.description {
         user.description = description;
     }
     crate::patch::check_same_id("user", &current.id, &req.extra)?;
     user.extra = merge_extra("user", &current.extra, req.extra)?;
+
+    // The password: given, generated, cleared (null), or only required to change.
+    let sc = &ctx.state.config.security_compliance;
+    let stored_options = {
+        let uid = current.id.clone();
+        ctx.state
+            .store
+            .run(move |c| store::user_options(c, &uid))
+            .await?
+    };
+    let ignore_change = option_after(
+        &stored_options,
+        req.options.as_ref(),
+        passwords::IGNORE_CHANGE_UPON_FIRST_USE,
+    );
+    let expiry_exempt = option_after(
+        &stored_options,
+        req.options.as_ref(),
+        passwords::IGNORE_EXPIRY,
+    );
+    let (how, clear) = match req.password {
+        Some(Some(p)) => (admin_password(Some(p), req.generate_password)?, false),
+        Some(None) if req.generate_password == Some(true) => {
+            return Err(Error::validation(
+                "Invalid input for field 'user.OS-PCU:generate_password': give either a password or OS-PCU:generate_password, not both.",
+            ))
+        }
+        Some(None) => (None, true),
+        None => (admin_password(None, req.generate_password)?, false),
+    };
+    let sets = how.is_some();
+    let must_change = match req.password_change_required {
+        Some(_) if sets => passwords::change_required(sc, req.password_change_required, ignore_change)?,
+        None if sets => passwords::change_required(sc, None, ignore_change)?,
+        Some(true) if clear || current.password_hash.is_none() => {
+            return Err(Error::validation(
+                "Invalid input for field 'user.OS-PCU:password_change_required': the user has no password to change.",
+            ))
+        }
+        // Only the requirement: the current password must be changed before the next login.
+        Some(asked) => asked,
+        None => false,
+    };
+    let prepared = match how {
+        Some(how) => {
+            let subject = Subject {
+                name: Some(&user.name),
+                email: user.email.as_deref(),
+                phone: user.phone.as_deref(),
+            };
+            Some(passwords::prepare_admin_set(ctx.state, how, &subject).await?)
+        }
+        None => None,
+    };
     let disabled = current.enabled && !user.enabled;
+    let reenabled = req.enabled == Some(true);
     let options = req.options.unwrap_or_default();
     let now = ctx.now.naive_utc();
-    let expires = password_expiry(ctx, now);
     let revoker = ctx.revoker();
     let guard = ctx.realm_guard("update_user");
-    ctx.state
+    let config = ctx.state.config.clone();
+    let (user, options, generated) = ctx
+        .state
         .store
         .tx(move |c| {
             guard.check(c, user_target(&current), |reach, c| {
@@ -392,22 +550,41 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             }
             store::patch_user(c, &current, &user)?;
             store_options(c, &user.id, &options)?;
-            match &new_hash {
-                Some(Some(hash)) => store::set_user_password(c, &user.id, hash, now, expires)?,
-                Some(None) => store::clear_user_password(c, &user.id)?,
-                None => {}
+            let mut generated = None;
+            if let Some(PreparedPassword { hash, generated: g }) = &prepared {
+                passwords::write_admin_set(
+                    c,
+                    &config.security_compliance,
+                    &user.id,
+                    hash,
+                    must_change,
+                    expiry_exempt,
+                    now,
+                )?;
+                generated = g.clone();
+            } else if clear {
+                store::clear_user_password(c, &user.id)?;
+            } else if must_change {
+                store::expire_user_password(c, &user.id, now)?;
+            }
+            if reenabled {
+                // As in Keystone: enabling a user lifts its lockout and inactivity.
+                store::reactivate_user(c, &user.id, now)?;
             }
             if disabled {
                 delete_application_credentials_of(c, &revoker, &user.id, None)?;
             }
-            if disabled || new_hash.is_some() {
+            if disabled || prepared.is_some() || clear {
                 revoker.revoke(c, Revoke::user(&user.id))?;
             }
             let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
             let options = store::user_options(c, &user.id)?;
-            Ok(UserView { user, options })
+            Ok((user, options, generated))
         })
-        .await
+        .await?;
+    let mut view = UserView::new(ctx, user, options);
+    view.generated_password = generated;
+    Ok(view)
 }
 
 /// Loads a user the caller is about to change or delete, enforcing `action` on it.
@@ -472,63 +649,33 @@ pub fn delete_application_credentials_of(
     Ok(())
 }
 
-/// `POST /v3/users/{id}/password` body.
-#[derive(Deserialize)]
-pub struct PasswordChange {
-    pub password: SecretString,
-    pub original_password: SecretString,
+/// What `GET /v3/OS-PCU/password_policy` shows: the policy's rules and the security-compliance
+/// settings that shape a password's life. Nothing in it is secret.
+#[derive(serde::Serialize)]
+pub struct PasswordPolicyView {
+    #[serde(flatten)]
+    pub policy: password_policy::PolicyView,
+    pub unique_last_password_count: u32,
+    pub minimum_password_age: u32,
+    pub password_expires_days: Option<u32>,
+    pub change_password_upon_first_use: bool,
+    pub lockout_failure_attempts: Option<u32>,
+    pub lockout_duration: Option<u64>,
+    pub disable_user_account_days_inactive: Option<u32>,
 }
 
-/// Self-service password change: proven by the original password, not by a token (so that a user
-/// whose password expired can still change it). Any failure is the generic 401.
-pub async fn change_password(
-    ctx_state: &crate::state::State,
-    id: &str,
-    req: PasswordChange,
-) -> Result<()> {
-    let now = chrono::Utc::now();
-    ctx_state.hasher.check_room()?;
-    let uid = id.to_string();
-    let user = ctx_state
-        .store
-        .run(move |c| store::get_user(c, &uid))
-        .await?;
-    // The same checks as a login (lockout, failure counting), except that an expired password
-    // may be changed: that is what this call is for.
-    let (user, options) =
-        crate::auth::verify_password(ctx_state, user, req.original_password, now).await?;
-    if !user.enabled {
-        return Err(Error::Unauthorized);
+pub fn password_policy(state: &crate::state::State) -> PasswordPolicyView {
+    let sc = &state.config.security_compliance;
+    PasswordPolicyView {
+        policy: state.password_policy.view(),
+        unique_last_password_count: sc.unique_last_password_count,
+        minimum_password_age: sc.minimum_password_age,
+        password_expires_days: sc.password_expires_days,
+        change_password_upon_first_use: sc.change_password_upon_first_use,
+        lockout_failure_attempts: sc.lockout_failure_attempts,
+        lockout_duration: sc.lockout_duration,
+        disable_user_account_days_inactive: sc.disable_user_account_days_inactive,
     }
-    if crate::auth::option_enabled(&options, "lock_password") {
-        return Err(Error::ForbiddenMsg(
-            "You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.".into(),
-        ));
-    }
-    let length = req.password.expose_secret().len();
-    if length == 0 || length > ctx_state.hasher.max_len() {
-        return Err(Error::validation(format!(
-            "Invalid input for field 'user.password': between 1 and {} bytes are allowed.",
-            ctx_state.hasher.max_len()
-        )));
-    }
-    let hash = ctx_state.hasher.hash(req.password).await?;
-    let naive = now.naive_utc();
-    let expires = ctx_state
-        .config
-        .security_compliance
-        .password_expires_days
-        .map(|d| naive + chrono::Duration::days(d as i64));
-    let keep_for = crate::auth::revoke::retention(ctx_state);
-    ctx_state
-        .store
-        .tx(move |c| {
-            store::set_user_password(c, &user.id, &hash, naive, expires)?;
-            // The cut-off is taken after the new hash is written (see `Revoker::revoke`).
-            let at = now.max(chrono::Utc::now());
-            crate::auth::revoke::record(c, Revoke::user(&user.id), at, keep_for)
-        })
-        .await
 }
 
 /// The groups a user belongs to.
@@ -810,17 +957,17 @@ pub async fn users_in_group(
     mut f: UserFilter,
 ) -> Result<Vec<UserView>> {
     let group = load_group(ctx, group_id, "list_users_in_group").await?;
-    ctx.state
+    let rows = ctx
+        .state
         .store
         .run(move |c| {
             f.ids = Some(store::user_ids_in_group(c, &group.id)?);
-            store::list_users(c, &f)?
-                .into_iter()
-                .map(|user| {
-                    let options = store::user_options(c, &user.id)?;
-                    Ok(UserView { user, options })
-                })
-                .collect()
+            let users = store::list_users(c, &f)?;
+            with_options(c, users)
         })
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, o)| UserView::new(ctx, u, o))
+        .collect())
 }

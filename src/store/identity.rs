@@ -57,6 +57,7 @@ pub fn update_user(conn: &mut DbConnection, u: &User) -> Result<()> {
             users::enabled.eq(u.enabled),
             users::default_project_id.eq(&u.default_project_id),
             users::email.eq(&u.email),
+            users::phone.eq(&u.phone),
             users::description.eq(&u.description),
             users::extra.eq(&u.extra),
         ))
@@ -72,41 +73,90 @@ pub fn patch_user(conn: &mut DbConnection, base: &User, new: &User) -> Result<Us
     super::lock_row(conn, "users", &new.id)?;
     let current = get_user(conn, &new.id)?
         .ok_or_else(|| crate::error::Error::not_found("user", new.id.clone()))?;
-    let merged = super::merge_changes!(current, base, new; name, enabled, default_project_id, email, description);
+    let merged = super::merge_changes!(current, base, new; name, enabled, default_project_id, email, phone, description);
     update_user(conn, &merged)?;
     Ok(merged)
 }
 
-/// Replaces the current password, keeping the old hash in the history.
-pub fn set_user_password(
-    conn: &mut DbConnection,
-    user_id: &str,
-    hash: &str,
-    now: NaiveDateTime,
-    expires_at: Option<NaiveDateTime>,
-) -> Result<()> {
+/// A password about to become a user's current one.
+pub struct NewPassword<'a> {
+    pub hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    /// Chosen by the user (self-service) rather than set by an administrator.
+    pub self_service: bool,
+    /// Earlier passwords to keep in the history (the current one is not in it).
+    pub keep_history: i64,
+}
+
+/// Replaces the current password, moving the old hash into the history (trimmed to
+/// `keep_history` entries) and clearing the failure counter.
+pub fn set_user_password(conn: &mut DbConnection, user_id: &str, p: &NewPassword) -> Result<()> {
     let old: Option<(Option<String>, Option<NaiveDateTime>)> = users::table
         .find(user_id)
         .select((users::password_hash, users::password_created_at))
         .first(conn)
         .optional()?;
-    if let Some((Some(old_hash), created)) = old {
+    if let (Some((Some(old_hash), created)), true) = (old, p.keep_history > 0) {
         diesel::insert_into(password_history::table)
             .values((
                 password_history::id.eq(crate::ids::new_id()),
                 password_history::user_id.eq(user_id),
                 password_history::password_hash.eq(old_hash),
-                password_history::created_at.eq(created.unwrap_or(now)),
+                password_history::created_at.eq(created.unwrap_or(p.created_at)),
             ))
+            .execute(conn)?;
+    }
+    let stale: Vec<String> = password_history::table
+        .filter(password_history::user_id.eq(user_id))
+        .order((
+            password_history::created_at.desc(),
+            password_history::id.desc(),
+        ))
+        .offset(p.keep_history.max(0))
+        .select(password_history::id)
+        .load(conn)?;
+    if !stale.is_empty() {
+        diesel::delete(password_history::table.filter(password_history::id.eq_any(stale)))
             .execute(conn)?;
     }
     diesel::update(users::table.find(user_id))
         .set((
-            users::password_hash.eq(hash),
-            users::password_created_at.eq(now),
-            users::password_expires_at.eq(expires_at),
+            users::password_hash.eq(p.hash),
+            users::password_created_at.eq(p.created_at),
+            users::password_expires_at.eq(p.expires_at),
+            users::password_self_service.eq(p.self_service),
             users::failed_auth_count.eq(0),
             users::failed_auth_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Expires the current password at `at`: the user must change it before logging in again.
+pub fn expire_user_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    at: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::password_hash.is_not_null()),
+    )
+    .set(users::password_expires_at.eq(at))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Lifts a lockout and an inactivity mark: the failure counter is cleared and the user counts
+/// as active from `now` (Keystone does this when a user is enabled).
+pub fn reactivate_user(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_auth_count.eq(0),
+            users::failed_auth_at.eq(None::<NaiveDateTime>),
+            users::last_active_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
@@ -185,6 +235,7 @@ pub fn delete_user(conn: &mut DbConnection, id: &str) -> Result<()> {
 pub struct UserFilter {
     pub name: Option<TextFilter>,
     pub email: Option<TextFilter>,
+    pub phone: Option<TextFilter>,
     pub domain_id: Option<String>,
     pub enabled: Option<bool>,
     pub ids: Option<Vec<String>>,
@@ -210,15 +261,10 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> 
         q = filter_text!(q, users::name, name);
     }
     if let Some(email) = &f.email {
-        q = match email.op {
-            super::filter::TextOp::Equals => q.filter(users::email.eq(email.value.clone())),
-            _ if email.case_insensitive() => q.filter(
-                super::filter::lower(users::email.assume_not_null())
-                    .like(email.like_pattern())
-                    .escape('\\'),
-            ),
-            _ => q.filter(users::email.like(email.like_pattern()).escape('\\')),
-        };
+        q = filter_text!(q, users::email.assume_not_null(), email);
+    }
+    if let Some(phone) = &f.phone {
+        q = filter_text!(q, users::phone.assume_not_null(), phone);
     }
     if let Some(d) = &f.domain_id {
         q = q.filter(users::domain_id.eq(d.clone()));
@@ -461,4 +507,30 @@ pub fn user_credential_state_locked(
         DbConnection::Postgresql(pg) => q.for_share().first(pg).optional()?,
         DbConnection::Sqlite(lite) => q.first(lite).optional()?,
     })
+}
+
+/// When the user's current password was set, read with the user's row locked for update, so
+/// that two writers proven by the same password are ordered.
+pub fn password_created_at_locked(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<Option<NaiveDateTime>>> {
+    super::lock_row(conn, "users", user_id)?;
+    Ok(users::table
+        .find(user_id)
+        .select(users::password_created_at)
+        .first(conn)
+        .optional()?)
+}
+
+/// The user authenticated at `now` (by other means than its password: counters stay).
+pub fn touch_user_activity(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::last_active_at.eq(now))
+        .execute(conn)?;
+    Ok(())
 }

@@ -48,6 +48,9 @@ pub struct User {
     pub failed_auth_at: Option<NaiveDateTime>,
     pub last_active_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub phone: Option<String>,
+    /// The current password was chosen by the user (self-service), not set by an administrator.
+    pub password_self_service: bool,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

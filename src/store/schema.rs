@@ -48,6 +48,8 @@ diesel::table! {
         failed_auth_at -> Nullable<Timestamp>,
         last_active_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        phone -> Nullable<Text>,
+        password_self_service -> Bool,
     }
 }
 

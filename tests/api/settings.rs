@@ -29,8 +29,6 @@ both_backends!(options_not_enforced_yet_are_refused_by_name, |app| {
     for (name, value) in [
         ("multi_factor_auth_enabled", json!(true)),
         ("multi_factor_auth_rules", json!([["password", "totp"]])),
-        ("ignore_change_password_upon_first_use", json!(true)),
-        ("ignore_user_inactivity", json!(true)),
     ] {
         let r = set_options(&app, &a.member_id, json!({ name: value }))
             .await

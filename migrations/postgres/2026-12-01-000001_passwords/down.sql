@@ -1,0 +1,3 @@
+DROP INDEX users_domain_phone;
+ALTER TABLE users DROP COLUMN password_self_service;
+ALTER TABLE users DROP COLUMN phone;
