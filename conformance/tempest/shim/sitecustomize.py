@@ -18,7 +18,7 @@ With IRONSTONE_TEMPEST_DEFAULT_PROJECT=1, the users tempest creates for its proj
 dynamic credentials get their project as `default_project_id` (an admin PATCH right after tempest
 created the user and granted its roles; tempest 47 creates them without one). Tests that log in with only a user id and a password
 (tempest.api.identity.v3.test_users: self-service password change, password history, lockout;
-test_password_history_not_enforced_in_admin_reset) then get a token for that project, as from
+test_password_history_not_enforced_in_admin_reset; tempest.api.identity.v3.test_tokens) then get a token for that project, as from
 Keystone for any user with a default project, instead of Ironstone's 401 for a request without
 a scope from a user without one (Ironstone issues project-scoped tokens only, by design). The
 tests only check that the login succeeds or fails, so they test the same thing.
