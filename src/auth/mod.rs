@@ -159,26 +159,59 @@ fn missing_method_body(method: &str) -> Error {
     Error::validation(format!("Invalid input for field 'auth.identity': '{method}' is listed in methods but its object is missing."))
 }
 
+/// How long after its hashing work a failed login is answered at the earliest. The work after
+/// hashing differs by case (an unknown user reads nothing; a wrong password records the failure;
+/// a locked or disabled account reads its options): every failure waits for this floor, so that
+/// timing does not tell the cases apart. A few milliseconds, nothing like the hashing itself.
+const FAILURE_FLOOR: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// A password proved for a user: the user, its options, and when the hashing work ended.
+pub struct Proved {
+    pub user: User,
+    pub options: Vec<UserOption>,
+    pub hashed_at: tokio::time::Instant,
+}
+
+impl Proved {
+    /// The generic 401, answered no earlier than `FAILURE_FLOOR` after the hashing.
+    pub async fn refuse(&self) -> Error {
+        refuse_after(self.hashed_at).await
+    }
+}
+
+async fn refuse_after(hashed_at: tokio::time::Instant) -> Error {
+    tokio::time::sleep_until(hashed_at + FAILURE_FLOOR).await;
+    Error::Unauthorized
+}
+
 /// Checks `secret` against the user's password with lockout and failure counting, re-hashing
 /// when the parameters changed. An unknown user is checked against a dummy hash, so that timing
-/// tells nothing; every failure is the generic 401. Expiry and enablement are the caller's.
+/// tells nothing; every failure is the generic 401, at the same time after hashing. Expiry and
+/// enablement are the caller's (`Proved::refuse` keeps their timing).
 pub async fn verify_password(
     state: &State,
     user: Option<User>,
     secret: SecretString,
     now: DateTime<Utc>,
-) -> Result<(User, Vec<UserOption>)> {
+) -> Result<Proved> {
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = state.hasher.verify(secret, hash).await?;
+    let verified = state.hasher.verify(secret, hash.clone()).await?;
+    let hashed_at = tokio::time::Instant::now();
     let Some(user) = user else {
-        return Err(Error::Unauthorized);
+        return Err(refuse_after(hashed_at).await);
     };
-    let options = {
+    // The lockout is judged on the counters as they are now, after hashing, not as they were
+    // when the request came in: guesses sent together are hashed one after another (or a few
+    // at a time) and each sees the failures recorded before it.
+    let (fresh, options) = {
         let id = user.id.clone();
         state
             .store
-            .run(move |c| store::user_options(c, &id))
+            .run(move |c| Ok((store::get_user(c, &id)?, store::user_options(c, &id)?)))
             .await?
+    };
+    let Some(user) = fresh else {
+        return Err(refuse_after(hashed_at).await);
     };
     let sc = &state.config.security_compliance;
     let exempt = option_on(&options, "ignore_lockout_failure_attempts");
@@ -192,6 +225,12 @@ pub async fn verify_password(
             }
             _ => false,
         };
+    // A password changed while this one was being hashed: what was proved no longer counts.
+    let verified = if user.password_hash != hash {
+        Verified::No
+    } else {
+        verified
+    };
     match verified {
         Verified::No => {
             let id = user.id.clone();
@@ -201,11 +240,11 @@ pub async fn verify_password(
                 .tx(move |c| store::record_auth_failure(c, &id, at))
                 .await?;
             tracing::info!(user_id = %user.id, "password authentication failed");
-            return Err(Error::Unauthorized);
+            return Err(refuse_after(hashed_at).await);
         }
         _ if locked => {
             tracing::info!(user_id = %user.id, "authentication refused: account locked");
-            return Err(Error::Unauthorized);
+            return Err(refuse_after(hashed_at).await);
         }
         Verified::YesRehash(new_hash) => {
             let (id, old) = (
@@ -219,7 +258,11 @@ pub async fn verify_password(
         }
         Verified::Yes => {}
     }
-    Ok((user, options))
+    Ok(Proved {
+        user,
+        options,
+        hashed_at,
+    })
 }
 
 pub use crate::identity::passwords::option_on;
@@ -255,8 +298,13 @@ async fn password_method(
             },
         })
         .await?;
-    let (user, options) = verify_password(state, user, secret, now).await?;
-    check_user_active(state, &user, Some(&options), now).await?;
+    let proved = verify_password(state, user, secret, now).await?;
+    match check_user_active(state, &proved.user, Some(&proved.options), now).await {
+        Ok(()) => {}
+        Err(Error::Unauthorized) => return Err(proved.refuse().await),
+        Err(e) => return Err(e),
+    }
+    let Proved { user, options, .. } = proved;
     // Only a caller who proved the password learns that it expired (as in Keystone): the
     // message carries the user id that `POST /v3/users/{id}/password` needs.
     if passwords::password_expired(&user, &options, now) {

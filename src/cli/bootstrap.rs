@@ -34,7 +34,7 @@ pub fn options_from_env(args: Option<&Args>) -> Result<Options> {
 }
 
 pub async fn run(config: Config, args: Args) -> Result<()> {
-    let store = super::open_store(&config)?;
+    let store = super::open_store_for_command(&config)?;
     store.migrate()?;
     let state = State::new(config, store)?;
     let report = bootstrap::run(&state, options_from_env(Some(&args))?, Utc::now()).await?;

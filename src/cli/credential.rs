@@ -4,7 +4,7 @@ use crate::token::KeyRepository;
 
 /// `ironstone credential rotate`.
 pub async fn rotate(config: &Config) -> Result<()> {
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_command(config)?;
     let repo = KeyRepository::new(
         config.credential_key_repository(),
         config.fernet.max_active_keys,

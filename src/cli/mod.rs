@@ -97,6 +97,11 @@ pub fn open_store(config: &Config) -> Result<Store> {
     Store::connect(&config.database_url(), config.database_pool_size)
 }
 
+/// The store for a command that does its work and exits (see `Store::connect_for_command`).
+pub fn open_store_for_command(config: &Config) -> Result<Store> {
+    Store::connect_for_command(&config.database_url())
+}
+
 pub async fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
     match cli.command {

@@ -37,7 +37,7 @@ pub struct ResetArgs {
 }
 
 fn state(config: Config) -> Result<State> {
-    let store = super::open_store(&config)?;
+    let store = super::open_store_for_command(&config)?;
     if store.has_pending_migrations()? {
         return Err(Error::validation(
             "the database schema is not current: run `ironstone db sync` first",

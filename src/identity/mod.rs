@@ -251,16 +251,17 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
     let sc = &ctx.state.config.security_compliance;
     let options = req.options.unwrap_or_default();
     let how = admin_password(req.password, req.generate_password)?;
-    let must_change = passwords::change_required(
-        sc,
-        req.password_change_required,
-        option_after(&[], Some(&options), passwords::IGNORE_CHANGE_UPON_FIRST_USE),
-    )?;
     if how.is_none() && req.password_change_required == Some(true) {
         return Err(Error::validation(
             "Invalid input for field 'user.OS-PCU:password_change_required': the user gets no password in this request; give a password or OS-PCU:generate_password.",
         ));
     }
+    let must_change = how.is_some()
+        && passwords::change_required(
+            sc,
+            req.password_change_required,
+            option_after(&[], Some(&options), passwords::IGNORE_CHANGE_UPON_FIRST_USE),
+        )?;
     let prepared = match how {
         Some(how) => {
             let subject = Subject {
@@ -404,6 +405,7 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
 /// Users the caller may list, filtered; a customer administrator sees its own domain only.
 pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView>> {
     f.domain_id = ctx.list_scope("list_users", f.domain_id.take())?;
+    f.inactive_before = inactive_before(ctx);
     let rows = ctx
         .state
         .store
@@ -416,6 +418,16 @@ pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView
         .into_iter()
         .map(|(u, o)| UserView::new(ctx, u, o))
         .collect())
+}
+
+/// The `enabled` filter counts inactive users as disabled, as the users themselves show.
+fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
+    let days = ctx
+        .state
+        .config
+        .security_compliance
+        .disable_user_account_days_inactive?;
+    Some(ctx.now.naive_utc() - chrono::Duration::days(days.into()))
 }
 
 fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<(User, Vec<UserOption>)>> {
@@ -957,6 +969,7 @@ pub async fn users_in_group(
     mut f: UserFilter,
 ) -> Result<Vec<UserView>> {
     let group = load_group(ctx, group_id, "list_users_in_group").await?;
+    f.inactive_before = inactive_before(ctx);
     let rows = ctx
         .state
         .store

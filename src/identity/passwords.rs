@@ -186,21 +186,24 @@ pub async fn change_password(
     state.hasher.check_room()?;
     let uid = id.to_string();
     let user = state.store.run(move |c| store::get_user(c, &uid)).await?;
-    let (user, options) =
-        crate::auth::verify_password(state, user, req.original_password, now).await?;
+    let proved = crate::auth::verify_password(state, user, req.original_password, now).await?;
     let sc = &state.config.security_compliance;
-    if !user.enabled || inactive(sc, &user, &options, now) {
-        return Err(Error::Unauthorized);
+    if !proved.user.enabled || inactive(sc, &proved.user, &proved.options, now) {
+        return Err(proved.refuse().await);
     }
+    let crate::auth::Proved { user, options, .. } = proved;
     if option_on(&options, LOCK_PASSWORD) {
         return Err(Error::ForbiddenMsg(
             "You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.".into(),
         ));
     }
     let naive = now.naive_utc();
+    // The minimum age binds a password the user chose and may still use; one that expired or
+    // must be changed can always be replaced.
+    let usable = !password_expired(&user, &options, now);
     if let Some(created) = user
         .password_created_at
-        .filter(|_| user.password_self_service)
+        .filter(|_| user.password_self_service && usable)
     {
         let min_age = Duration::days(sc.minimum_password_age.into());
         if sc.minimum_password_age > 0 && naive < created + min_age {

@@ -238,6 +238,9 @@ pub struct UserFilter {
     pub phone: Option<TextFilter>,
     pub domain_id: Option<String>,
     pub enabled: Option<bool>,
+    /// With `enabled`: users last active (or, never active, created) before this moment count
+    /// as disabled unless exempt (`disable_user_account_days_inactive`).
+    pub inactive_before: Option<NaiveDateTime>,
     pub ids: Option<Vec<String>>,
     pub marker: Option<String>,
     pub limit: Option<i64>,
@@ -269,8 +272,27 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> 
     if let Some(d) = &f.domain_id {
         q = q.filter(users::domain_id.eq(d.clone()));
     }
-    if let Some(enabled) = f.enabled {
-        q = q.filter(users::enabled.eq(enabled));
+    match (f.enabled, f.inactive_before) {
+        (Some(enabled), None) => q = q.filter(users::enabled.eq(enabled)),
+        (Some(enabled), Some(cutoff)) => {
+            let exempt = user_options::table
+                .filter(user_options::name.eq(crate::identity::passwords::IGNORE_INACTIVITY))
+                .filter(user_options::value.eq("true"))
+                .select(user_options::user_id);
+            let active = users::last_active_at
+                .gt(cutoff)
+                .or(users::last_active_at
+                    .is_null()
+                    .and(users::created_at.gt(cutoff)))
+                .assume_not_null()
+                .or(users::id.eq_any(exempt));
+            q = if enabled {
+                q.filter(users::enabled.eq(true).and(active))
+            } else {
+                q.filter(users::enabled.eq(false).or(diesel::dsl::not(active)))
+            };
+        }
+        (None, _) => {}
     }
     if let Some(ids) = &f.ids {
         q = q.filter(users::id.eq_any(ids.clone()));

@@ -168,6 +168,17 @@ pub struct Store {
 impl Store {
     /// Opens the pool and checks one connection, so that a bad URL fails start-up at once.
     pub fn connect(url: &str, pool_size: u32) -> Result<Store> {
+        Store::connect_with(url, pool_size, None)
+    }
+
+    /// A store for a command that runs and exits: connections are opened when used, never in
+    /// the background. (A pool filling itself while the process exits races libpq's TLS
+    /// library against its own clean-up at exit, and the process crashes.)
+    pub fn connect_for_command(url: &str) -> Result<Store> {
+        Store::connect_with(url, 2, Some(0))
+    }
+
+    fn connect_with(url: &str, pool_size: u32, min_idle: Option<u32>) -> Result<Store> {
         let (backend, address) = Backend::from_url(url)?;
         if backend == Backend::Sqlite {
             if let Some(dir) = std::path::Path::new(&address)
@@ -194,7 +205,7 @@ impl Store {
                 crate::config::redact_url(url)
             ))
         })?;
-        Ok(Store::with_manager(manager, pool_size))
+        Ok(Store::with_manager(manager, pool_size, min_idle))
     }
 
     /// A store whose database may not answer yet (nothing is checked): requests answer 503
@@ -206,10 +217,10 @@ impl Store {
             address,
             reachable: Arc::new(AtomicBool::new(true)),
         };
-        Ok(Store::with_manager(manager, pool_size))
+        Ok(Store::with_manager(manager, pool_size, None))
     }
 
-    fn with_manager(manager: Manager, pool_size: u32) -> Store {
+    fn with_manager(manager: Manager, pool_size: u32, min_idle: Option<u32>) -> Store {
         let backend = manager.backend;
         let reachable = manager.reachable.clone();
         let pool = r2d2::Pool::builder()
@@ -221,6 +232,7 @@ impl Store {
             .connection_timeout(POOL_CONNECT_TIMEOUT)
             // No `SELECT 1` per checkout: a connection that fails is marked broken instead.
             .test_on_check_out(false)
+            .min_idle(min_idle)
             .build_unchecked(manager);
         Store {
             pool,

@@ -355,3 +355,28 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Like `both_backends!`, on a server whose configuration `setup` adjusted first.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($name:ident, |$cfg:ident| $setup:block, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn setup($cfg: &mut ironstone::config::Config) $setup
+            #[actix_web::test]
+            async fn sqlite() {
+                let $app =
+                    $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, setup).await;
+                $body
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                let $app =
+                    $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, setup)
+                        .await;
+                $body
+            }
+        }
+    };
+}
