@@ -4,11 +4,16 @@ conformance harness started, from tempest.conf.in beside this file and the OS_* 
 
     make_conf.py WORKSPACE_DIR
 
+The [security_compliance] table of the server's TOML config file (IRONSTONE_SERVER_CONFIG, set by
+conformance/run; Keystone's option names) gives tempest's security-compliance options; without
+the file, security_compliance = false.
+
 Used by conformance/suites/50-tempest; runnable by hand to debug against any Keystone."""
 
 import os
 import re
 import sys
+import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "tempest.conf.in")
@@ -26,6 +31,32 @@ group_regex=([^\\.]*\\.)*
 """
 
 
+def security_compliance(env):
+    """tempest.conf values from the server's [security_compliance] settings (Keystone's names:
+    unset lockout options mean no lockout, which tempest spells 0)."""
+    path = env.get("IRONSTONE_SERVER_CONFIG")
+    table = None
+    if path:
+        try:
+            with open(path, "rb") as f:
+                table = tomllib.load(f).get("security_compliance")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SystemExit(f"make_conf.py: IRONSTONE_SERVER_CONFIG={path}: {exc}")
+    table = table or {}
+
+    def num(key):
+        val = table.get(key) or 0
+        if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+            raise SystemExit(f"make_conf.py: [security_compliance] {key} = {val!r} is not a count")
+        return str(val)
+
+    return {"SECURITY_COMPLIANCE": "true" if table else "false",
+            "USER_LOCKOUT_FAILURE_ATTEMPTS": num("lockout_failure_attempts"),
+            "USER_LOCKOUT_DURATION": num("lockout_duration"),
+            "USER_UNIQUE_LAST_PASSWORD_COUNT": num("unique_last_password_count"),
+            "USER_MINIMUM_PASSWORD_AGE": num("minimum_password_age")}
+
+
 def render(workspace, env=None):
     env = os.environ if env is None else env
     values = {}
@@ -40,6 +71,7 @@ def render(workspace, env=None):
     if not values["OS_AUTH_URL"].endswith("/v3"):
         values["OS_AUTH_URL"] += "/v3"
     values["WORKSPACE"] = workspace
+    values.update(security_compliance(env))
     with open(TEMPLATE) as f:
         text = f.read()
     for key, val in values.items():
