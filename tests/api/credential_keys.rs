@@ -59,9 +59,9 @@ both_backends!(credential_rotation_reencrypts_every_blob, |app| {
         );
         assert!(old.decrypt(&row.encrypted_blob).is_err());
     }
-    // The running server picks up the new keys (it re-reads the repository every 2 s) and still
+    // The running server picks up the new keys (it re-reads the repository within 1 s) and still
     // reads every blob.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     for (id, (_, blob, _)) in ids.iter().zip(&blobs) {
         let r = app
             .get(&format!("/v3/credentials/{id}"), &app.admin_token)
