@@ -21,6 +21,11 @@ fn main() -> std::process::ExitCode {
     let result = actix_web::rt::System::new().block_on(cli::run(cli));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // An internal error's detail is kept from clients, not from the operator.
+        Err(ironstone::error::Error::Internal(detail)) => {
+            eprintln!("ironstone: error: {detail}");
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("ironstone: error: {e}");
             std::process::ExitCode::FAILURE

@@ -32,8 +32,11 @@ impl State {
             config.credential_key_repository(),
             config.fernet.max_active_keys,
         );
-        // Created on first use, like the embedded store: nothing else needs to know about it.
-        credential_repo.setup()?;
+        // The embedded store (one node) creates it on first use; several nodes on PostgreSQL
+        // must share one, created when the store is bootstrapped (`cli::serve::key_repositories`).
+        if store.backend() == crate::store::Backend::Sqlite {
+            credential_repo.setup()?;
+        }
         let credential_keys = KeyRing::open(credential_repo)?;
         let realm = Arc::new(Realm::load(&store)?);
         let password_policy = PasswordPolicy::from_config(&config)?;

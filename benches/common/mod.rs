@@ -22,9 +22,7 @@ pub fn env_usize(name: &str, default: usize) -> usize {
 pub async fn serve_in_process(config: Config) -> String {
     let store = Store::connect(&config.database_url(), config.database_pool_size).expect("store");
     store.migrate().expect("migrate");
-    ironstone::token::KeyRepository::new(config.key_repository(), config.fernet.max_active_keys)
-        .setup()
-        .expect("keys");
+    ironstone::cli::serve::key_repositories(&config, &store, true).expect("keys");
     let app = Application::build(config, store).expect("app");
     let state = app.state();
     bootstrap::run(

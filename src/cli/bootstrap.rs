@@ -35,7 +35,12 @@ pub fn options_from_env(args: Option<&Args>) -> Result<Options> {
 
 pub async fn run(config: Config, args: Args) -> Result<()> {
     let store = super::open_store_for_command(&config)?;
+    // Not while a node starting on the same database migrates or bootstraps it.
+    let _lock = store.startup_lock(&config.database_url())?;
     store.migrate()?;
+    // Bootstrapping a never-bootstrapped store creates the key repositories the nodes will share.
+    let first_run = !store.is_bootstrapped()?;
+    super::serve::key_repositories(&config, &store, first_run)?;
     let state = State::new(config, store)?;
     let report = bootstrap::run(&state, options_from_env(Some(&args))?, Utc::now()).await?;
     print_report(

@@ -51,11 +51,19 @@ fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
 
 fn decrypt(ctx: &Ctx, cred: Credential) -> Result<CredentialView> {
     let keys = ctx.state.credential_keys.keys();
+    // Keys that differ from the ones that encrypted the blob (a node with its own credential
+    // key repository, a key removed too early) are the operator's to fix: the log says which
+    // credential and which repository, the client gets a 503, never a 500 or key details.
     let bytes = keys.all.decrypt(&cred.encrypted_blob).map_err(|_| {
-        Error::internal(format!(
-            "credential {} cannot be decrypted with the credential key repository",
-            cred.id
-        ))
+        tracing::error!(
+            credential = %cred.id,
+            repository = %ctx.state.config.credential_key_repository().display(),
+            "stored credential cannot be decrypted with any key of the credential key repository: \
+             every node must share the same credential keys (README, \"Several nodes\")"
+        );
+        Error::Unavailable(
+            "The stored credential cannot be read right now; try again later.".into(),
+        )
     })?;
     let blob = String::from_utf8(bytes)
         .map_err(|_| Error::internal(format!("credential {} blob is not UTF-8", cred.id)))?;

@@ -150,6 +150,29 @@ const CHECKOUT_WHEN_BUSY: Duration = Duration::from_secs(5);
 /// service stays down after the database answers again.
 const POOL_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The key of the PostgreSQL advisory lock that serializes start-up across nodes ("IRNS" in
+/// ASCII, so that it does not collide with an application's small integers).
+pub const STARTUP_LOCK_KEY: i64 = 0x4952_4e53;
+
+/// Held while a node migrates, sets up keys and bootstraps; released when dropped (explicitly,
+/// and in any case when its dedicated session closes).
+pub struct StartupLock {
+    conn: Option<diesel::PgConnection>,
+}
+
+impl Drop for StartupLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            if let Err(e) =
+                conn.batch_execute(&format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+            {
+                // Closing the session below releases it anyway.
+                tracing::warn!(error = %e, "cannot release the start-up lock; closing its session");
+            }
+        }
+    }
+}
+
 /// A handle on the database: a connection pool plus the backend it talks to.
 #[derive(Clone)]
 pub struct Store {
@@ -349,6 +372,29 @@ impl Store {
         })
         .await
         .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Serializes start-up (migrations, key set-up, bootstrap) across the nodes that share this
+    /// database: on PostgreSQL, waits for a session advisory lock on a dedicated connection (not
+    /// a pooled one) and holds it until the guard is dropped. SQLite has one node: no lock.
+    pub fn startup_lock(&self, url: &str) -> Result<StartupLock> {
+        if self.backend != Backend::Postgres {
+            return Ok(StartupLock { conn: None });
+        }
+        let shown = crate::config::redact_url(url);
+        let (_, address) = Backend::from_url(url)?;
+        let mut conn = diesel::PgConnection::establish(&address).map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot open the database {shown} to lock start-up: {e}"
+            ))
+        })?;
+        conn.batch_execute(&format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot take the start-up lock on the database {shown}: {e}"
+                ))
+            })?;
+        Ok(StartupLock { conn: Some(conn) })
     }
 
     /// Applies pending migrations; returns how many ran.

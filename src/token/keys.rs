@@ -210,7 +210,9 @@ pub struct Keys {
     pub primary_hash: String,
 }
 
-const RECHECK: Duration = Duration::from_secs(2);
+/// How often a running server looks at its key repositories: a key rotated on one node (or a
+/// file copied in) is used by every node within a second.
+const RECHECK: Duration = Duration::from_millis(500);
 
 impl KeyRing {
     pub fn open(repo: KeyRepository) -> Result<KeyRing> {
@@ -252,7 +254,7 @@ impl KeyRing {
         })
     }
 
-    /// The current keys. At most every two seconds one caller re-reads the key files (a few
+    /// The current keys. At most every `RECHECK` (half a second) one caller re-reads the key files (a few
     /// small reads, outside the lock the others take) and reloads when their names or contents
     /// changed; everyone else meanwhile answers with the loaded keys.
     pub fn keys(&self) -> Arc<Keys> {

@@ -159,9 +159,7 @@ pub async fn spawn_app_bootstrapped_as(
     customize(&mut config);
     let store = Store::connect(&config.database_url(), config.database_pool_size).unwrap();
     store.migrate().unwrap();
-    ironstone::token::KeyRepository::new(config.key_repository(), config.fernet.max_active_keys)
-        .setup()
-        .unwrap();
+    ironstone::cli::serve::key_repositories(&config, &store, true).unwrap();
     let app = Application::build(config, store).unwrap();
     let state = app.state();
     let report = bootstrap::run(
