@@ -11,9 +11,12 @@ use serde_json::{json, Value};
 
 const PASSWORD: &str = "Multi-Node-Pass-1";
 
+#[path = "support/pg.rs"]
+mod pg;
+
+/// The PostgreSQL server of `IRONSTONE_TEST_POSTGRES_URL`, or a throwaway one (`tests/support/pg.rs`).
 fn pg_server() -> String {
-    std::env::var("IRONSTONE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    pg::server()
 }
 
 /// A new, empty database, dropped with the guard.
@@ -24,8 +27,9 @@ struct Database {
 impl Database {
     fn create() -> Database {
         let name = format!("ironstone_multi_{}", uuid::Uuid::new_v4().simple());
-        let mut c = PgConnection::establish(&format!("{}/postgres", pg_server()))
-            .expect("PostgreSQL must answer at IRONSTONE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432)");
+        let server = pg_server();
+        let mut c = PgConnection::establish(&format!("{server}/postgres"))
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
         c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .unwrap();
         Database { name }

@@ -33,10 +33,13 @@ pub struct TestApp {
     _db: Option<PgDatabase>,
 }
 
-/// Base URL of the PostgreSQL server tests use (trust auth, may create databases).
+#[path = "../support/pg.rs"]
+mod pg;
+
+/// Base URL of the PostgreSQL server tests use (trust auth, may create databases): the one at
+/// `IRONSTONE_TEST_POSTGRES_URL`, or a throwaway cluster this process starts (`tests/support/pg.rs`).
 fn pg_server() -> String {
-    std::env::var("IRONSTONE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    pg::server()
 }
 
 pub struct PgDatabase {
@@ -91,11 +94,14 @@ fn drop_stale_templates(c: &mut PgConnection) {
 fn pg_database() -> PgDatabase {
     let template = TEMPLATE.get_or_init(|| {
         let name = format!("ironstone_tpl_{}", std::process::id());
-        let mut c = PgConnection::establish(&format!("{}/postgres", pg_server()))
-            .expect("PostgreSQL must answer at IRONSTONE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432)");
+        let server = pg_server();
+        let mut c = PgConnection::establish(&format!("{server}/postgres"))
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
         drop_stale_templates(&mut c);
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"")).unwrap();
-        c.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
         let store = Store::connect(&format!("{}/{name}", pg_server()), 1).unwrap();
         store.migrate().unwrap();
         drop(store);
