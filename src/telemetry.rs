@@ -160,3 +160,16 @@ pub async fn scrape(state: web::Data<State>) -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/metrics").route(web::get().to(scrape)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_standard_method_is_not_a_label() {
+        assert_eq!(method_label(&Method::HEAD), "HEAD");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let odd = Method::from_bytes(b"X-SECRET-abc123").unwrap();
+        assert_eq!(method_label(&odd), "other");
+    }
+}
