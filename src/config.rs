@@ -30,6 +30,15 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub security_compliance: SecurityComplianceConfig,
     pub password_policy: PasswordPolicyConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `/metrics` (Prometheus) is served only on a listener of its own, never on the public API port.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where the metrics listener binds (e.g. `127.0.0.1:9100`); none (the default): no listener.
+    pub bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +163,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             security_compliance: SecurityComplianceConfig::default(),
             password_policy: PasswordPolicyConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -265,6 +275,9 @@ impl Config {
         }
         if let Some(v) = env.var("IRONSTONE_CREDENTIAL_KEY_REPOSITORY") {
             self.credential_key_repository = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env.var("IRONSTONE_METRICS_BIND") {
+            self.metrics.bind = Some(v);
         }
         if let Some(v) = env.var("IRONSTONE_TOKEN_EXPIRATION") {
             self.token.expiration = v.parse().map_err(|_| {
@@ -416,6 +429,13 @@ impl Config {
             return Err(Error::validation(
                 "token.methods may list at most 31 methods",
             ));
+        }
+        if let Some(m) = &self.metrics.bind {
+            if m.trim() == self.bind.trim() && !m.trim().ends_with(":0") {
+                return Err(Error::validation(format!(
+                    "metrics.bind ({m}) must differ from bind: /metrics is never served on the public API port"
+                )));
+            }
         }
         url::Url::parse(&self.public_url()).map_err(|e| {
             Error::validation(format!(
@@ -637,6 +657,25 @@ mod tests {
         .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(err.contains("token.expiration"), "{err}");
+    }
+
+    #[test]
+    fn metrics_listener_is_off_by_default_and_set_by_file_or_env() {
+        assert_eq!(Config::default().metrics.bind, None);
+        let c = load_toml("[metrics]\nbind = \"127.0.0.1:9100\"\n").unwrap();
+        assert_eq!(c.metrics.bind.as_deref(), Some("127.0.0.1:9100"));
+        let c = Config::load(None, &env(&[("IRONSTONE_METRICS_BIND", "0.0.0.0:9200")])).unwrap();
+        assert_eq!(c.metrics.bind.as_deref(), Some("0.0.0.0:9200"));
+        let err = load_toml("[metrics]\nbind = \"127.0.0.1:9100\"\npath = \"/m\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("path"), "{err}");
+        let err = load_toml("[metrics]\nbind = \"127.0.0.1:5000\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("metrics.bind"), "{err}");
     }
 
     #[test]

@@ -23,4 +23,5 @@ pub mod realm;
 pub mod resource;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod token;

@@ -1,7 +1,8 @@
 //! One middleware for what every response needs: a request id, a log line, Keystone's error body
 //! for errors produced outside our handlers (actix's own 404/405/400/413), and `WWW-Authenticate`
 //! on 401. It also refuses request lines no handler should see (NUL or control characters,
-//! invalid UTF-8 in the path or the query) and answers HEAD wherever GET is answered.
+//! invalid UTF-8 in the path or the query) and answers HEAD wherever GET is answered. It also
+//! counts and times every request for `/metrics`.
 
 use std::time::Instant;
 
@@ -30,6 +31,7 @@ pub async fn keystone_envelope(
     let (method, path) = (req.method().clone(), req.path().to_string());
     let span = tracing::info_span!("request", id = %request_id, %method, %path);
     let started = Instant::now();
+    let method_label = crate::telemetry::method_label(&method);
     // HEAD is GET without a body: route it as GET (a resource's own `api::head()` route, listed
     // first, still takes it); the HTTP layer still knows the request was HEAD and sends the
     // headers (Content-Length included) without the body.
@@ -68,10 +70,18 @@ pub async fn keystone_envelope(
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
     }
+    let elapsed = started.elapsed();
+    // The route pattern (`/v3/users/{user_id}`), never the path: ids and secrets stay out of
+    // labels, and their number stays that of the routes.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| crate::telemetry::UNMATCHED.to_string());
+    crate::telemetry::record_request(route, method_label, res.status().as_u16(), elapsed);
     let _guard = span.enter();
     tracing::info!(
         status = res.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        elapsed_ms = elapsed.as_millis() as u64,
         "done"
     );
     Ok(res.map_into_left_body())

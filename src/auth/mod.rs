@@ -67,8 +67,41 @@ struct Identified {
     app_cred: Option<ApplicationCredential>,
 }
 
-/// Runs `POST /v3/auth/tokens`.
+/// What a token's validation answers when it expired (also how metrics tell expiry apart).
+pub const TOKEN_EXPIRED: &str = "The token has expired.";
+
+/// Runs `POST /v3/auth/tokens`, counted in the metrics by method and result.
 pub async fn authenticate(
+    state: &State,
+    req: AuthRequest,
+    now: DateTime<Utc>,
+) -> Result<TokenInfo> {
+    let method = methods_label(state, &req.auth.identity.methods);
+    let result = authenticate_unrecorded(state, req, now).await;
+    crate::telemetry::record_auth_attempt(method, &result);
+    result
+}
+
+/// The `method` label of an authentication: its methods in the configured order, joined by `+`
+/// (`password`, `password+token`); `none`, or `unsupported` when one is not configured, so that
+/// what a client writes never becomes a label.
+fn methods_label(state: &State, methods: &[String]) -> String {
+    let configured = &state.config.token.methods;
+    if methods.is_empty() {
+        return "none".into();
+    }
+    if methods.iter().any(|m| !configured.contains(m)) {
+        return "unsupported".into();
+    }
+    configured
+        .iter()
+        .filter(|c| methods.contains(c))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+async fn authenticate_unrecorded(
     state: &State,
     req: AuthRequest,
     now: DateTime<Utc>,
@@ -762,7 +795,19 @@ fn scoped_roles(
 
 /// Checks that a token stands now: it decrypts, has not expired (unless `allow_expired` and
 /// within the window), is not revoked, and its user, project, domains and roles still hold.
+/// Counted in the metrics by result.
 pub async fn validate(
+    state: &State,
+    token: &str,
+    now: DateTime<Utc>,
+    allow_expired: bool,
+) -> Result<TokenInfo> {
+    let result = validate_unrecorded(state, token, now, allow_expired).await;
+    crate::telemetry::record_validation(&result);
+    result
+}
+
+async fn validate_unrecorded(
     state: &State,
     token: &str,
     now: DateTime<Utc>,
@@ -776,7 +821,7 @@ pub async fn validate(
         Duration::zero()
     };
     if payload.expires_at + window <= now {
-        return Err(Error::NotFoundMsg("The token has expired.".into()));
+        return Err(Error::NotFoundMsg(TOKEN_EXPIRED.into()));
     }
     let p = payload.clone();
     let config = state.config.clone();

@@ -47,6 +47,8 @@ struct Inner {
     max_queue: usize,
     /// Runs queued and not yet picked up by a thread (for the early check).
     waiting: Arc<AtomicUsize>,
+    /// Runs a thread is doing now (for metrics).
+    running: Arc<AtomicUsize>,
 }
 
 /// One hashing run, given the memory of the thread that runs it.
@@ -74,12 +76,13 @@ impl PasswordHasher {
         let (queue, jobs) = mpsc::sync_channel::<Job>(c.max_queue);
         let jobs = Arc::new(Mutex::new(jobs));
         let waiting = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(AtomicUsize::new(0));
         let blocks = params.block_count();
         for i in 0..c.max_concurrent {
-            let (jobs, waiting) = (jobs.clone(), waiting.clone());
+            let (jobs, waiting, running) = (jobs.clone(), waiting.clone(), running.clone());
             std::thread::Builder::new()
                 .name(format!("ironstone-hash-{i}"))
-                .spawn(move || worker(&jobs, &waiting, blocks))
+                .spawn(move || worker(&jobs, &waiting, &running, blocks))
                 .map_err(|e| Error::internal(format!("cannot start a hashing thread: {e}")))?;
         }
         Ok(PasswordHasher {
@@ -91,6 +94,7 @@ impl PasswordHasher {
                 queue,
                 max_queue: c.max_queue,
                 waiting,
+                running,
             }),
         })
     }
@@ -102,6 +106,16 @@ impl PasswordHasher {
     /// How many hashing runs may proceed at once.
     pub fn permits(&self) -> usize {
         self.inner.permits
+    }
+
+    /// Hashing runs waiting in the queue for a thread.
+    pub fn queued(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Hashing runs in progress on the hashing threads.
+    pub fn running(&self) -> usize {
+        self.inner.running.load(Ordering::Relaxed)
     }
 
     /// Memory one hashing run holds, in bytes.
@@ -180,7 +194,12 @@ fn busy() -> Error {
 
 /// A hashing thread: lowers its priority, allocates its memory once (at its first run) and
 /// reuses it for every run, until the hasher is dropped.
-fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, waiting: &AtomicUsize, blocks: usize) {
+fn worker(
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    waiting: &AtomicUsize,
+    running: &AtomicUsize,
+    blocks: usize,
+) {
     lower_priority();
     let mut memory: Vec<Block> = Vec::new();
     loop {
@@ -195,7 +214,9 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, waiting: &AtomicUsize, blocks: usiz
         }
         // A panic in one run must not take the thread (and its permit) with it; the caller
         // then sees its answer channel closed.
+        running.fetch_add(1, Ordering::Relaxed);
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory)));
+        running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

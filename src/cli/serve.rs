@@ -13,6 +13,9 @@ pub async fn run(config: Config) -> Result<()> {
     let url = config.database_url();
     let app = prepare(config, true).await?;
     tracing::info!(url = %app.state().public_url(), database = %redact_url(&url), "Ironstone is serving");
+    if let Some(bind) = &app.state().config.metrics.bind {
+        tracing::info!(%bind, port = app.metrics_port(), "serving /metrics (Prometheus) there only");
+    }
     app.run_until_stopped()
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))

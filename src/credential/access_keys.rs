@@ -577,6 +577,12 @@ fn check_signature(
 /// user on the key's project, carrying the limits of the application credential the key was
 /// made with. Every refusal is the same 401, whatever the cause (no enumeration of keys).
 pub async fn exchange(ctx: &Ctx<'_>, kind: Exchange, r: SignedRequest) -> Result<TokenInfo> {
+    let result = exchange_unrecorded(ctx, kind, r).await;
+    crate::telemetry::record_auth_attempt(EC2_METHOD.into(), &result);
+    result
+}
+
+async fn exchange_unrecorded(ctx: &Ctx<'_>, kind: Exchange, r: SignedRequest) -> Result<TokenInfo> {
     let action = match kind {
         Exchange::Ec2 => "ec2tokens_validate",
         Exchange::S3 => "s3tokens_validate",

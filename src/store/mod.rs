@@ -269,6 +269,15 @@ impl Store {
         self.backend
     }
 
+    /// Pooled connections now: (checked out, open and idle).
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (
+            s.connections.saturating_sub(s.idle_connections),
+            s.idle_connections,
+        )
+    }
+
     /// A pooled connection. Fast when the database is unreachable (the last attempt to
     /// connect failed): 503 after `CHECKOUT_WHEN_DOWN`. A pool that is merely busy, or still
     /// connecting, is waited for longer.

@@ -24,6 +24,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when the test configured one.
+    pub metrics_base: Option<String>,
     pub client: reqwest::Client,
     pub admin_token: String,
     pub admin_user_id: String,
@@ -180,10 +182,12 @@ pub async fn spawn_app_bootstrapped_as(
     .await
     .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_base = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     actix_web::rt::spawn(app.run_until_stopped());
     let client = reqwest::Client::new();
     let mut t = TestApp {
         base,
+        metrics_base,
         client,
         admin_token: String::new(),
         admin_user_id: report.admin_user_id,

@@ -16,6 +16,7 @@ mod foundation;
 mod hashing;
 mod inactivity;
 mod management;
+mod metrics;
 mod operator;
 mod passwords;
 mod policy;
