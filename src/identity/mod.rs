@@ -23,8 +23,8 @@ use crate::store::{
     ACTOR_GROUP, ACTOR_USER, TARGET_PROJECT,
 };
 use password_policy::Subject;
+use passwords::AdminPassword;
 pub use passwords::{change_password, PasswordChange};
-use passwords::{AdminPassword, PreparedPassword};
 pub use project_user::{create_project_user, ProjectUserCreate};
 
 /// Per-user options Keystone knows; values are booleans except the MFA rules.
@@ -452,19 +452,17 @@ async fn create_user_bound(
             if let Some(plan) = &plan {
                 plan.grant(c, &user.id)?;
             }
-            let mut generated = None;
-            if let Some(PreparedPassword { hash, generated: g }) = &prepared {
-                passwords::write_admin_set(
+            let generated = match &prepared {
+                Some(p) => p.write(
                     c,
                     &config.security_compliance,
                     &user.id,
-                    hash,
                     must_change,
                     expiry_exempt,
                     now,
-                )?;
-                generated = g.clone();
-            }
+                )?,
+                None => None,
+            };
             let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
             let options = store::user_options(c, &user.id)?;
             Ok((user, options, generated))
@@ -731,17 +729,15 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             store::patch_user(c, &current, &user)?;
             store_options(c, &user.id, &options)?;
             let mut generated = None;
-            if let Some(PreparedPassword { hash, generated: g }) = &prepared {
-                passwords::write_admin_set(
+            if let Some(p) = &prepared {
+                generated = p.write(
                     c,
                     &config.security_compliance,
                     &user.id,
-                    hash,
                     must_change,
                     expiry_exempt,
                     now,
                 )?;
-                generated = g.clone();
             } else if clear {
                 store::clear_user_password(c, &user.id)?;
             } else if must_change {
@@ -749,7 +745,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             }
             if reenabled {
                 // As in Keystone: enabling a user lifts its lockout and inactivity.
-                store::reactivate_user(c, &user.id, now)?;
+                store::record_auth_success(c, &user.id, now)?;
             }
             if disabled {
                 delete_application_credentials_of(c, &revoker, &user.id, None)?;

@@ -47,7 +47,7 @@ pub async fn unlock(state: &State, domain: &str, name: &str, now: DateTime<Utc>)
     let (id, at) = (user.id.clone(), now.naive_utc());
     state
         .store
-        .tx(move |c| store::reactivate_user(c, &id, at))
+        .tx(move |c| store::record_auth_success(c, &id, at))
         .await?;
     Ok(user)
 }
@@ -90,22 +90,17 @@ pub async fn reset_password(
     let (id, at) = (user.id.clone(), now.naive_utc());
     let config = state.config.clone();
     let keep_for = revoke::retention(state);
-    let hash = prepared.hash.clone();
-    state
+    let prepared = std::sync::Arc::new(prepared);
+    let written = prepared.clone();
+    let generated = state
         .store
         .tx(move |c| {
-            passwords::write_admin_set(
-                c,
-                &config.security_compliance,
-                &id,
-                &hash,
-                must_change,
-                exempt,
-                at,
-            )?;
-            store::reactivate_user(c, &id, at)?;
-            revoke::record(c, Revoke::user(&id), now.max(Utc::now()), keep_for)
+            let generated =
+                written.write(c, &config.security_compliance, &id, must_change, exempt, at)?;
+            store::record_auth_success(c, &id, at)?;
+            revoke::record(c, Revoke::user(&id), now.max(Utc::now()), keep_for)?;
+            Ok(generated)
         })
         .await?;
-    Ok((user, prepared.generated))
+    Ok((user, generated))
 }

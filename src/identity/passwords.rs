@@ -1,7 +1,7 @@
 //! The life of a password: who may set which one (the policy), what Keystone's
 //! `[security_compliance]` rules make of it (expiry, change upon first use, history, minimum age,
 //! inactivity), and the self-service change. Administrators' sets go through
-//! `prepare_admin_set` + `write_admin_set`; users' own changes through `change_password`.
+//! `prepare_admin_set` + `PreparedPassword::write`; users' own changes through `change_password`.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -139,32 +139,36 @@ pub fn change_required(
     }
 }
 
-/// Writes a password an administrator set: recorded in the history (not checked against it, as
-/// in Keystone), expired at once when it must be changed at first use.
-pub fn write_admin_set(
-    c: &mut DbConnection,
-    sc: &SecurityComplianceConfig,
-    user_id: &str,
-    hash: &str,
-    must_change: bool,
-    expiry_exempt: bool,
-    now: NaiveDateTime,
-) -> Result<()> {
-    store::set_user_password(
-        c,
-        user_id,
-        &NewPassword {
-            hash,
-            created_at: now,
-            expires_at: if must_change {
-                Some(now)
-            } else {
-                expiry_for(sc, expiry_exempt, now)
+impl PreparedPassword {
+    /// Writes the password an administrator set: recorded in the history (not checked against
+    /// it, as in Keystone), expired at once when it must be changed at first use. Returns the
+    /// password when Ironstone generated it, for the response.
+    pub fn write(
+        &self,
+        c: &mut DbConnection,
+        sc: &SecurityComplianceConfig,
+        user_id: &str,
+        must_change: bool,
+        expiry_exempt: bool,
+        now: NaiveDateTime,
+    ) -> Result<Option<SecretString>> {
+        store::set_user_password(
+            c,
+            user_id,
+            &NewPassword {
+                hash: &self.hash,
+                created_at: now,
+                expires_at: if must_change {
+                    Some(now)
+                } else {
+                    expiry_for(sc, expiry_exempt, now)
+                },
+                self_service: false,
+                keep_history: history_to_keep(sc),
             },
-            self_service: false,
-            keep_history: history_to_keep(sc),
-        },
-    )
+        )?;
+        Ok(self.generated.clone())
+    }
 }
 
 /// `POST /v3/users/{id}/password` body. No `Debug`: it carries passwords.

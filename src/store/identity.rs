@@ -150,19 +150,6 @@ pub fn expire_user_password(
     Ok(())
 }
 
-/// Lifts a lockout and an inactivity mark: the failure counter is cleared and the user counts
-/// as active from `now` (Keystone does this when a user is enabled).
-pub fn reactivate_user(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> Result<()> {
-    diesel::update(users::table.find(user_id))
-        .set((
-            users::failed_auth_count.eq(0),
-            users::failed_auth_at.eq(None::<NaiveDateTime>),
-            users::last_active_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// Swaps in a re-computed hash of the same password (parameters changed); no history entry.
 pub fn rehash_user_password(
     conn: &mut DbConnection,
@@ -204,6 +191,9 @@ pub fn record_auth_failure(
     Ok(())
 }
 
+/// A successful login, or an administrator lifting a lockout and an inactivity mark (Keystone
+/// does this when a user is enabled): the failure counter is cleared and the user counts as
+/// active from `now`.
 pub fn record_auth_success(
     conn: &mut DbConnection,
     user_id: &str,
