@@ -1,0 +1,5 @@
+//! Accounts made by others for people: one-time links that let a user set its password, and
+//! invitations that grant roles once accepted (the `OS-PCU` extension, issue 11).
+
+pub mod links;
+pub mod redeem;
