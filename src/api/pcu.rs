@@ -3,8 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::extract::OptionalJsonBody;
 use super::query::created;
 use super::{render, resource, Caller, JsonBody};
+use crate::accounts::{self, password_links::PasswordLinkRequest};
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::identity::{self, ProjectUserCreate};
@@ -15,7 +17,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v3/OS-PCU/projects/{project_id}/users")
                 .route(web::post().to(create_project_user)),
+        )
+        .service(
+            resource("/v3/OS-PCU/users/{user_id}/password_link")
+                .route(web::post().to(password_link)),
         );
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PasswordLinkBody {
+    #[serde(default)]
+    link: PasswordLinkRequest,
+}
+
+/// Sends (or sends again, killing the previous one) a set-password link to a user that has no
+/// password. The body is optional.
+async fn password_link(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: OptionalJsonBody<PasswordLinkBody>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let req = body.0.map(|b| b.link).unwrap_or_default();
+    let out = accounts::password_links::send_password_link(&ctx, &path, req).await?;
+    Ok(created("link", out.to_json()))
 }
 
 #[derive(Deserialize)]
@@ -32,11 +59,14 @@ async fn create_project_user(
     body: JsonBody<ProjectUserBody>,
 ) -> Result<HttpResponse> {
     let ctx = Ctx::new(&state, &caller.0);
-    let v = identity::create_project_user(&ctx, &path, body.0.user).await?;
-    let mut user = render::user(&ctx.base(), &v);
+    let made = identity::create_project_user(&ctx, &path, body.0.user).await?;
+    let mut user = render::user(&ctx.base(), &made.user);
     if let Some(m) = user.as_object_mut() {
         if let Some(p) = m.remove("OS-PCU:generated_password") {
             m.insert("password".into(), p);
+        }
+        if let Some(link) = &made.link {
+            m.insert("link".into(), link.to_json());
         }
     }
     Ok(created("user", user))
