@@ -2,6 +2,7 @@
 //! invitations that grant roles once accepted (the `OS-PCU` extension, issue 11).
 
 pub mod delivery;
+pub mod invitations;
 pub mod links;
 pub mod password_links;
 pub mod redeem;

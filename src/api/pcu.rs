@@ -1,11 +1,12 @@
 //! `/v3/OS-PCU/*`: Ironstone's own extension, beside Keystone's API.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::OptionalJsonBody;
-use super::query::created;
+use super::query::{created, list_response, no_content, ok, Query};
 use super::{render, resource, Caller, JsonBody};
+use crate::accounts::invitations::{InvitationCreate, InvitationResend, InvitationSent};
 use crate::accounts::{self, password_links::PasswordLinkRequest};
 use crate::context::Ctx;
 use crate::error::Result;
@@ -21,7 +22,103 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v3/OS-PCU/users/{user_id}/password_link")
                 .route(web::post().to(password_link)),
+        )
+        .service(
+            resource("/v3/OS-PCU/invitations")
+                .route(web::get().to(list_invitations))
+                .route(web::post().to(create_invitation)),
+        )
+        .service(
+            resource("/v3/OS-PCU/invitations/{invitation_id}")
+                .route(web::get().to(get_invitation))
+                .route(web::delete().to(delete_invitation)),
+        )
+        .service(
+            resource("/v3/OS-PCU/invitations/{invitation_id}/resend")
+                .route(web::post().to(resend_invitation)),
         );
+}
+
+#[derive(Deserialize)]
+struct InvitationBody {
+    invitation: InvitationCreate,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResendBody {
+    #[serde(default)]
+    invitation: InvitationResend,
+}
+
+/// `{"invitation": {...}}` with the `link` object beside the invitation's own attributes.
+fn sent(base: &str, s: &InvitationSent) -> serde_json::Value {
+    let mut v = render::invitation(base, &s.view);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("link".into(), s.link.to_json());
+    }
+    v
+}
+
+async fn create_invitation(
+    state: web::Data<State>,
+    caller: Caller,
+    body: JsonBody<InvitationBody>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let s = accounts::invitations::create_invitation(&ctx, body.0.invitation).await?;
+    Ok(created("invitation", sent(&ctx.base(), &s)))
+}
+
+async fn list_invitations(
+    state: web::Data<State>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let q = Query::of(&req);
+    let list = accounts::invitations::list_invitations(
+        &ctx,
+        q.exact("domain_id"),
+        q.get("email"),
+        q.get("status"),
+    )
+    .await?;
+    let base = ctx.base();
+    let items = list.iter().map(|v| render::invitation(&base, v)).collect();
+    Ok(list_response(&req, &base, "invitations", items, None))
+}
+
+async fn get_invitation(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let v = accounts::invitations::get_invitation(&ctx, &path).await?;
+    Ok(ok("invitation", render::invitation(&ctx.base(), &v)))
+}
+
+async fn delete_invitation(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    accounts::invitations::delete_invitation(&ctx, &path).await?;
+    Ok(no_content())
+}
+
+async fn resend_invitation(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: OptionalJsonBody<ResendBody>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let req = body.0.map(|b| b.invitation).unwrap_or_default();
+    let s = accounts::invitations::resend_invitation(&ctx, &path, req).await?;
+    Ok(ok("invitation", sent(&ctx.base(), &s)))
 }
 
 #[derive(Deserialize, Default)]
