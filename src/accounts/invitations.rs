@@ -130,9 +130,11 @@ fn resolve(c: &mut DbConnection, refs: &[RoleRef]) -> Result<(String, Vec<Grant>
                 let d = found(store::get_domain(c, d)?, "domain", d)?;
                 (TARGET_DOMAIN, d.id.clone(), d.id)
             }
-            _ => return Err(Error::validation(format!(
+            _ => {
+                return Err(Error::validation(format!(
                 "Invalid input for field '{field}': give exactly one of project_id and domain_id."
-            ))),
+            )))
+            }
         };
         match &domain {
             Some(d) if *d != target_domain => {
