@@ -380,6 +380,10 @@ pub async fn accept_invitation(
             .store
             .run(move |c| {
                 let invited = load_invitation(c, &link)?;
+                // Accepted since the link was read (its user is then the one just created).
+                if invited.invitation.accepted_at.is_some() {
+                    return Err(Error::Link(crate::error::LinkProblem::Used));
+                }
                 let existing = match &invited.invitation.user_id {
                     Some(id) => Some(
                         store::get_user(c, id)?
