@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::delivery::{self, Mail, MailVars};
 use super::links;
 use crate::context::found;
 use crate::error::{Error, Result};
@@ -411,7 +412,8 @@ pub async fn accept_invitation(
                 return Err(proved.refuse().await);
             }
             let user = proved.user;
-            state
+            let to = invitation.email.clone();
+            let (done, vars) = state
                 .store
                 .tx(move |c| {
                     links::consume(c, &link, now)?;
@@ -420,9 +422,24 @@ pub async fn accept_invitation(
                     }
                     grant(c, &user.id, &roles)?;
                     let project = first_project(c, &roles)?.or(home_project(c, &user)?);
-                    completed(c, &user, project)
+                    let done = completed(c, &user, project)?;
+                    let inviter_name = match &invitation.inviter_id {
+                        Some(id) => store::get_user(c, id)?.map(|u| u.name),
+                        None => None,
+                    };
+                    let vars = MailVars {
+                        user_name: Some(done.user_name.clone()),
+                        domain_name: done.domain_name.clone(),
+                        project_name: done.project_name.clone(),
+                        inviter_name,
+                        roles: describe_roles(c, &roles)?,
+                    };
+                    Ok((done, vars))
                 })
-                .await?
+                .await?;
+            // The access is granted; the email only tells the user so.
+            delivery::notify(state, &to, Mail::AccessGranted, &vars).await;
+            done
         }
         Some(user) => {
             let subject = Subject {
