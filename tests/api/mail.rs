@@ -100,3 +100,42 @@ async fn without_a_host_nothing_is_sent() {
         .unwrap_err();
     assert!(err.0.contains("no mail server"), "{err}");
 }
+
+#[test]
+fn the_operator_command_sends_a_test_message_through_the_settings() {
+    let sink = Sink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ironstone.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"ops@cloud.test\"\n",
+            sink.port()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ironstone"))
+            .args(["--config", config.to_str().unwrap(), "mail", "test"])
+            .args(args)
+            .env("IRONSTONE_DATA_DIR", dir.path())
+            .env_remove("IRONSTONE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--to", "ops-check@example.org", "--template", "invitation"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = sink
+        .wait_for("ops-check@example.org", Duration::from_secs(5))
+        .expect("the test message arrives");
+    assert!(got.subject.contains("invited"), "{}", got.subject);
+
+    let out = run(&["--to", "x@example.org", "--template", "nope"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("set_password"), "names the templates: {err}");
+}
