@@ -6,12 +6,13 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::delivery::{self, Mail, MailVars};
+use super::delivery::{self, MailVars};
 use super::links;
 use crate::context::found;
 use crate::error::{Error, Result};
 use crate::identity::password_policy::Subject;
 use crate::identity::passwords::{self, expiry_for, history_to_keep, option_on};
+use crate::mail::Template;
 use crate::state::State;
 use crate::store::{
     self, AccountLink, Assignment, AssignmentFilter, DbConnection, Invitation, InvitationRole,
@@ -438,7 +439,7 @@ pub async fn accept_invitation(
                 })
                 .await?;
             // The access is granted; the email only tells the user so.
-            delivery::notify(state, &to, Mail::AccessGranted, &vars).await;
+            delivery::notify(state, &to, Template::AccessGranted, &vars).await;
             done
         }
         Some(user) => {
