@@ -237,6 +237,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    change_counter (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     domains,
     projects,
