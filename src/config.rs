@@ -31,6 +31,27 @@ pub struct Config {
     pub security_compliance: SecurityComplianceConfig,
     pub password_policy: PasswordPolicyConfig,
     pub metrics: MetricsConfig,
+    pub cache: CacheConfig,
+}
+
+/// The per-node cache of what token validation computes (`crate::cache`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Off: every validation reads the database (as with one node and no cache).
+    pub enabled: bool,
+    /// Most validated tokens kept (each about 2 KiB); the catalogs and access rules their
+    /// bodies show are kept for at most a tenth as many projects.
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            max_entries: 10_000,
+        }
+    }
 }
 
 /// `/metrics` (Prometheus) is served only on a listener of its own, never on the public API port.
@@ -164,6 +185,7 @@ impl Default for Config {
             security_compliance: SecurityComplianceConfig::default(),
             password_policy: PasswordPolicyConfig::default(),
             metrics: MetricsConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -279,6 +301,17 @@ impl Config {
         if let Some(v) = env.var("IRONSTONE_METRICS_BIND") {
             self.metrics.bind = Some(v);
         }
+        if let Some(v) = env.var("IRONSTONE_CACHE_ENABLED") {
+            self.cache.enabled = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(Error::validation(format!(
+                        "IRONSTONE_CACHE_ENABLED must be true or false, got {v:?}"
+                    )))
+                }
+            };
+        }
         if let Some(v) = env.var("IRONSTONE_TOKEN_EXPIRATION") {
             self.token.expiration = v.parse().map_err(|_| {
                 Error::validation(format!(
@@ -318,6 +351,7 @@ impl Config {
             1024,
             1 << 30,
         )?;
+        bounded("cache.max_entries", self.cache.max_entries, 10, 10_000_000)?;
         bounded(
             "database_pool_size",
             self.database_pool_size.into(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::password::PasswordHasher;
+use crate::cache::ValidationCache;
 use crate::config::Config;
 use crate::error::Result;
 use crate::identity::password_policy::PasswordPolicy;
@@ -21,6 +22,8 @@ pub struct State {
     pub realm: Arc<Realm>,
     /// Which passwords may be set (`[password_policy]` and `password_regex`).
     pub password_policy: PasswordPolicy,
+    /// What token validation computed, while the change feed vouches for it (`[cache]`).
+    pub cache: ValidationCache,
 }
 
 impl State {
@@ -40,7 +43,9 @@ impl State {
         let credential_keys = KeyRing::open(credential_repo)?;
         let realm = Arc::new(Realm::load(&store)?);
         let password_policy = PasswordPolicy::from_config(&config)?;
+        let cache = ValidationCache::new(&config.cache, store.change_feed().clone());
         Ok(State {
+            cache,
             password_policy,
             config: Arc::new(config),
             store,
