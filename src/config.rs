@@ -713,6 +713,32 @@ mod tests {
     }
 
     #[test]
+    fn cache_is_on_by_default_and_set_by_file_or_env() {
+        let d = Config::default().cache;
+        assert!(d.enabled && d.max_entries == 10_000);
+        let c = load_toml("[cache]\nenabled = false\nmax_entries = 500\n").unwrap();
+        assert!(!c.cache.enabled);
+        assert_eq!(c.cache.max_entries, 500);
+        let c = Config::load(None, &env(&[("IRONSTONE_CACHE_ENABLED", "off")])).unwrap();
+        assert!(!c.cache.enabled);
+        let err = Config::load(None, &env(&[("IRONSTONE_CACHE_ENABLED", "maybe")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("IRONSTONE_CACHE_ENABLED"), "{err}");
+        let err = load_toml("[cache]\nmax_entries = 0\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("cache.max_entries"), "{err}");
+        let err = load_toml("[cache]\nttl = 5\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("ttl"), "{err}");
+    }
+
+    #[test]
     fn hashing_pool_options_are_read() {
         let c = load_toml("[password_hashing]\nmax_concurrent = 3\nmax_queue = 7\n").unwrap();
         assert_eq!(c.password_hashing.max_concurrent, 3);

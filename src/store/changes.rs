@@ -185,9 +185,7 @@ fn connect(backend: Backend, address: &str) -> std::result::Result<DbConnection,
 fn follow(conn: &mut DbConnection, feed: &Weak<ChangeFeed>) -> Option<String> {
     let mut last_read: Option<Instant> = None;
     loop {
-        let Some(f) = feed.upgrade() else {
-            return None;
-        };
+        let f = feed.upgrade()?;
         let mut notified = false;
         if let DbConnection::Postgresql(pg) = conn {
             for n in pg.notifications_iter() {
