@@ -247,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn trust_ends_after_a_failure_and_after_trust_for() {
+    fn trust_ends_after_a_failed_read() {
         let feed = ChangeFeed::default();
         feed.observe(1, Instant::now());
         let e = feed.epoch();
