@@ -36,6 +36,9 @@ impl Application {
             })?),
             None => None,
         };
+        if config.cache.enabled {
+            store.follow_changes()?;
+        }
         let state = web::Data::new(State::new(config, store)?);
         let metrics = match metrics_listener {
             Some(listener) => Some(metrics_server(listener, state.clone())?),

@@ -33,6 +33,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub links: LinksConfig,
     pub smtp: SmtpConfig,
+    pub cache: CacheConfig,
 }
 
 /// One-time links (set a password, accept an invitation) sent by email.
@@ -114,6 +115,26 @@ impl SmtpConfig {
             SmtpTls::Starttls => 587,
             SmtpTls::Tls => 465,
         })
+    }
+}
+
+/// The per-node cache of what token validation computes (`crate::cache`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Off: every validation reads the database (as with one node and no cache).
+    pub enabled: bool,
+    /// Most validated tokens kept (each about 2 KiB); the catalogs and access rules their
+    /// bodies show are kept for at most a tenth as many projects.
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            max_entries: 10_000,
+        }
     }
 }
 
@@ -250,6 +271,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             links: LinksConfig::default(),
             smtp: SmtpConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -395,6 +417,17 @@ impl Config {
             })?;
             self.smtp.password = Some(text.trim_end_matches(['\n', '\r']).to_string().into());
         }
+        if let Some(v) = env.var("IRONSTONE_CACHE_ENABLED") {
+            self.cache.enabled = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(Error::validation(format!(
+                        "IRONSTONE_CACHE_ENABLED must be true or false, got {v:?}"
+                    )))
+                }
+            };
+        }
         if let Some(v) = env.var("IRONSTONE_TOKEN_EXPIRATION") {
             self.token.expiration = v.parse().map_err(|_| {
                 Error::validation(format!(
@@ -434,6 +467,7 @@ impl Config {
             1024,
             1 << 30,
         )?;
+        bounded("cache.max_entries", self.cache.max_entries, 10, 10_000_000)?;
         bounded(
             "database_pool_size",
             self.database_pool_size.into(),
@@ -888,6 +922,32 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains(key), "{toml:?}: {err:?}");
         }
+    }
+
+    #[test]
+    fn cache_is_on_by_default_and_set_by_file_or_env() {
+        let d = Config::default().cache;
+        assert!(d.enabled && d.max_entries == 10_000);
+        let c = load_toml("[cache]\nenabled = false\nmax_entries = 500\n").unwrap();
+        assert!(!c.cache.enabled);
+        assert_eq!(c.cache.max_entries, 500);
+        let c = Config::load(None, &env(&[("IRONSTONE_CACHE_ENABLED", "off")])).unwrap();
+        assert!(!c.cache.enabled);
+        let err = Config::load(None, &env(&[("IRONSTONE_CACHE_ENABLED", "maybe")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("IRONSTONE_CACHE_ENABLED"), "{err}");
+        let err = load_toml("[cache]\nmax_entries = 0\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("cache.max_entries"), "{err}");
+        let err = load_toml("[cache]\nttl = 5\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("ttl"), "{err}");
     }
 
     #[test]

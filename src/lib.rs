@@ -10,6 +10,7 @@ pub mod app;
 pub mod assignment;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;

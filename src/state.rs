@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::password::PasswordHasher;
+use crate::cache::ValidationCache;
 use crate::config::Config;
 use crate::error::Result;
 use crate::identity::password_policy::PasswordPolicy;
@@ -24,6 +25,8 @@ pub struct State {
     pub password_policy: PasswordPolicy,
     /// Sends set-password links and invitations (`[smtp]`); unconfigured: links go to the admin.
     pub mailer: Mailer,
+    /// What token validation computed, while the change feed vouches for it (`[cache]`).
+    pub cache: ValidationCache,
 }
 
 impl State {
@@ -44,8 +47,10 @@ impl State {
         let realm = Arc::new(Realm::load(&store)?);
         let password_policy = PasswordPolicy::from_config(&config)?;
         let mailer = Mailer::from_config(&config.smtp)?;
+        let cache = ValidationCache::new(&config.cache, store.change_feed().clone());
         Ok(State {
             mailer,
+            cache,
             password_policy,
             config: Arc::new(config),
             store,

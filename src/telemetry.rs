@@ -34,6 +34,9 @@ const DURATION_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Notification lag buckets (seconds): a few milliseconds normally, the 1 s bound at worst.
+const LAG_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder, once per process (tests build many servers in one process),
@@ -43,6 +46,11 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), DURATION_BUCKETS)
+                .expect("buckets are not empty")
+                .set_buckets_for_metric(
+                    Matcher::Full(crate::store::changes::NOTIFICATION_LAG.into()),
+                    LAG_BUCKETS,
+                )
                 .expect("buckets are not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -88,6 +96,37 @@ fn describe() {
     describe_gauge!(HASHING_RUNNING, "Password hashing runs in progress");
     describe_gauge!(POOL_IN_USE, "Database connections checked out of the pool");
     describe_gauge!(POOL_IDLE, "Database connections open and idle in the pool");
+    use crate::cache::{CACHE_BYPASSED, CACHE_ENTRIES, CACHE_HITS, CACHE_MISSES};
+    use crate::store::changes::{CACHE_INVALIDATIONS, FEED_READS_FAILED, NOTIFICATION_LAG};
+    describe_counter!(
+        CACHE_HITS,
+        "Validation cache lookups answered from the cache, by cache (token, extras)"
+    );
+    describe_counter!(
+        CACHE_MISSES,
+        "Validation cache lookups that had to read the database, by cache (token, extras)"
+    );
+    describe_counter!(
+        CACHE_BYPASSED,
+        "Validations that bypassed the cache because the change feed could not vouch for it"
+    );
+    describe_counter!(
+        CACHE_INVALIDATIONS,
+        "Times this node saw the change counter move and dropped its cache"
+    );
+    describe_counter!(
+        FEED_READS_FAILED,
+        "Failed reads or connections of the change feed (the cache is bypassed meanwhile)"
+    );
+    describe_histogram!(
+        NOTIFICATION_LAG,
+        metrics::Unit::Seconds,
+        "Time from a change's commit to this node receiving its notification (PostgreSQL)"
+    );
+    describe_gauge!(
+        CACHE_ENTRIES,
+        "Entries held by the validation cache, by cache"
+    );
 }
 
 /// The method label: the standard methods, anything else as `other` (a client may send any token).
@@ -146,6 +185,9 @@ pub fn render(state: &State) -> String {
     let (in_use, idle) = state.store.pool_usage();
     gauge!(POOL_IN_USE).set(f64::from(in_use));
     gauge!(POOL_IDLE).set(f64::from(idle));
+    let (tokens, extras) = state.cache.entries();
+    gauge!(crate::cache::CACHE_ENTRIES, "cache" => "token").set(tokens as f64);
+    gauge!(crate::cache::CACHE_ENTRIES, "cache" => "extras").set(extras as f64);
     handle.render()
 }
 

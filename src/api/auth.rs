@@ -173,7 +173,7 @@ pub async fn token_body(state: &State, t: &TokenInfo, with_catalog: bool) -> Res
         "roles": t.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>(),
     });
     let extras = caller::token_extras(state, t, with_catalog).await?;
-    if let Some(catalog) = extras.catalog {
+    if let Some(catalog) = &extras.catalog {
         token["catalog"] = serde_json::to_value(catalog).map_err(Error::internal)?;
     }
     if let Some(ac) = &t.application_credential {

@@ -1,6 +1,8 @@
 //! What a token's holder may ask of the auth API: inspect or revoke another token (as the policy
 //! allows), and list its own catalog, projects and domains. Handlers call these and render.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{revoke, validate, TokenInfo};
@@ -56,38 +58,55 @@ pub async fn revoke_token(
         .await
 }
 
-/// The catalog and access rules a token body shows.
-pub async fn token_extras(state: &State, t: &TokenInfo, with_catalog: bool) -> Result<TokenExtras> {
+/// The catalog and access rules a token body shows (cached per project and credential).
+pub async fn token_extras(
+    state: &State,
+    t: &TokenInfo,
+    with_catalog: bool,
+) -> Result<Arc<TokenExtras>> {
     let project_id = t.project.id.clone();
     let app_cred = t.application_credential.as_ref().map(|a| a.id.clone());
-    state
+    let ticket = state.cache.ticket();
+    if let Some(hit) = state
+        .cache
+        .extras(ticket, &project_id, app_cred.as_deref(), with_catalog)
+    {
+        return Ok(hit);
+    }
+    let (pid, acid) = (project_id.clone(), app_cred.clone());
+    let extras = state
         .store
         .run(move |c| {
             let catalog = match with_catalog {
-                true => Some(crate::catalog::build(c, Some(&project_id))?),
+                true => Some(crate::catalog::build(c, Some(&pid))?),
                 false => None,
             };
             // Services (keystonemiddleware) enforce access rules from the token body: without
             // them a rule-limited credential would be unlimited.
-            let access_rules = match &app_cred {
+            let access_rules = match &acid {
                 Some(id) => store::access_rules_of_application_credential(c, id)?,
                 None => vec![],
             };
-            Ok(TokenExtras {
+            Ok(Arc::new(TokenExtras {
                 catalog,
                 access_rules,
-            })
+            }))
         })
-        .await
+        .await?;
+    state.cache.put_extras(
+        ticket,
+        &project_id,
+        app_cred.as_deref(),
+        with_catalog,
+        extras.clone(),
+    );
+    Ok(extras)
 }
 
 /// The caller's catalog, for its token's project.
 pub async fn catalog(state: &State, caller: &TokenInfo) -> Result<Vec<CatalogService>> {
-    let project_id = caller.project.id.clone();
-    state
-        .store
-        .run(move |c| crate::catalog::build(c, Some(&project_id)))
-        .await
+    let extras = token_extras(state, caller, true).await?;
+    Ok(extras.catalog.clone().unwrap_or_default())
 }
 
 /// Enabled projects the caller holds a role on (and can scope to), found from its own grants:

@@ -823,6 +823,15 @@ async fn validate_unrecorded(
     if payload.expires_at + window <= now {
         return Err(Error::NotFoundMsg(TOKEN_EXPIRED.into()));
     }
+    // Taken before anything is read: what is read after it is at least as new as its epoch.
+    let ticket = state.cache.ticket();
+    if let Some(hit) = state.cache.token(ticket, token) {
+        // Inactivity comes with time alone: when time says the user may be inactive, the
+        // database decides (its activity mark may be newer than the cached one).
+        if !passwords::inactive_by_time(&state.config.security_compliance, &hit.user, now) {
+            return Ok(hit);
+        }
+    }
     let p = payload.clone();
     let config = state.config.clone();
     let (user, user_domain, project, project_domain, roles, ac_ref) = state
@@ -868,7 +877,7 @@ async fn validate_unrecorded(
         return Err(invalid());
     }
     let admin_realm = state.realm.current(&state.store).await?.as_deref() == Some(&project.id);
-    Ok(TokenInfo {
+    let info = TokenInfo {
         admin_realm,
         token: token.to_string(),
         user,
@@ -881,5 +890,7 @@ async fn validate_unrecorded(
         issued_at,
         expires_at: payload.expires_at,
         application_credential: ac_ref,
-    })
+    };
+    state.cache.put_token(ticket, &info);
+    Ok(info)
 }

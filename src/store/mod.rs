@@ -6,6 +6,7 @@ pub mod schema;
 mod accounts;
 mod assignment;
 mod catalog;
+pub mod changes;
 mod credential;
 mod facts;
 pub mod filter;
@@ -188,6 +189,10 @@ pub struct Store {
     sqlite_writer: Arc<Mutex<()>>,
     /// Shared with the pool's manager: did its last attempt to connect succeed?
     reachable: Arc<AtomicBool>,
+    /// What this node knows of the change counter (`changes`), once `follow_changes` ran.
+    feed: Arc<changes::ChangeFeed>,
+    following: Arc<AtomicBool>,
+    address: Arc<str>,
 }
 
 impl Store {
@@ -248,6 +253,7 @@ impl Store {
     fn with_manager(manager: Manager, pool_size: u32, min_idle: Option<u32>) -> Store {
         let backend = manager.backend;
         let reachable = manager.reachable.clone();
+        let address: Arc<str> = manager.address.as_str().into();
         let pool = r2d2::Pool::builder()
             .max_size(if backend == Backend::Sqlite {
                 pool_size.min(4)
@@ -264,7 +270,29 @@ impl Store {
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
             reachable,
+            feed: Arc::default(),
+            following: Arc::default(),
+            address,
         }
+    }
+
+    /// The change feed this node follows (see `changes`).
+    pub fn change_feed(&self) -> &Arc<changes::ChangeFeed> {
+        &self.feed
+    }
+
+    /// Starts following the change feed: a watcher thread with its own connection, and a read of
+    /// the counter after each write transaction of this process. For a serving node only (a
+    /// command that runs and exits must not leave a connection open in a thread at exit).
+    pub fn follow_changes(&self) -> Result<()> {
+        if self.following.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        changes::spawn_watcher(
+            self.backend,
+            self.address.to_string(),
+            Arc::downgrade(&self.feed),
+        )
     }
 
     pub fn backend(&self) -> Backend {
@@ -378,6 +406,11 @@ impl Store {
             };
             if matches!(out, Err(Error::Unavailable(_))) {
                 pc.broken = true;
+            }
+            // What this transaction changed is seen by this node's cache before its response
+            // leaves (the watcher would see it too, a few milliseconds later).
+            if out.is_ok() && store.following.load(Ordering::Acquire) {
+                store.feed.refresh(&mut pc.conn);
             }
             out
         })

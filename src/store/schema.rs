@@ -278,6 +278,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    change_counter (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}
+
+
 diesel::joinable!(invitation_roles -> invitations (invitation_id));
 diesel::joinable!(invitation_roles -> roles (role_id));
 diesel::joinable!(account_links -> invitations (invitation_id));

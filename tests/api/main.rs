@@ -11,6 +11,7 @@ mod auth;
 mod auth_rules;
 mod bad_input;
 mod bound_users;
+mod cache;
 mod concurrency;
 mod credential_keys;
 mod db_failures;

@@ -127,7 +127,15 @@ both_backends_with!(
                 "no {gauge} in:\n{scrape}"
             );
         }
-        assert!(!scrape.contains("cache"), "{scrape}");
+        // The validation cache answered the repeated validations.
+        assert!(
+            has(&scrape, "ironstone_cache_hits_total", &["cache=\"token\""]),
+            "{scrape}"
+        );
+        assert!(
+            has(&scrape, "ironstone_cache_entries", &["cache=\"token\""]),
+            "{scrape}"
+        );
 
         // The metrics listener serves /metrics and nothing else.
         let other = app

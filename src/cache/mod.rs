@@ -1,0 +1,249 @@
+//! The per-node cache of what token validation computes: the validated token (its user,
+//! domains, project, roles, application credential) and what its body shows beyond it (the
+//! project's catalog, the credential's access rules). Bounded in entries (`[cache]`).
+//!
+//! No time-to-live: an entry counts only while the change feed (`store::changes`) vouches that
+//! nothing changed since it was computed. Each entry carries the feed's epoch taken *before* the
+//! database was read for it; any change that can affect a token moves the epoch on this node
+//! (at once for its own writes, within `TRUST_FOR` for other nodes' writes), after which the
+//! entry is never served again. A node that cannot tell whether its cache is current does not
+//! use it at all. What depends on time alone (token expiry, inactivity) is checked on every hit
+//! by the caller.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use metrics::counter;
+
+use crate::auth::caller::TokenExtras;
+use crate::auth::TokenInfo;
+use crate::config::CacheConfig;
+use crate::store::changes::ChangeFeed;
+
+pub const CACHE_HITS: &str = "ironstone_cache_hits_total";
+pub const CACHE_MISSES: &str = "ironstone_cache_misses_total";
+pub const CACHE_BYPASSED: &str = "ironstone_cache_bypassed_total";
+pub const CACHE_ENTRIES: &str = "ironstone_cache_entries";
+
+/// Proof of the epoch a computation started in: taken before reading the database, handed back
+/// with the result. `None` inside: the cache is off or not current, nothing is stored.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket(Option<u64>);
+
+struct Entry<T> {
+    epoch: u64,
+    value: T,
+}
+
+/// What a token body shows beyond the token: keyed by project, credential and whether the
+/// catalog was asked for.
+type ExtrasKey = (String, Option<String>, bool);
+
+pub struct ValidationCache {
+    feed: Arc<ChangeFeed>,
+    enabled: bool,
+    tokens: moka::sync::Cache<String, Arc<Entry<TokenInfo>>>,
+    extras: moka::sync::Cache<ExtrasKey, Arc<Entry<Arc<TokenExtras>>>>,
+    /// The epoch the caches were last emptied for: a new epoch empties them (once) so that
+    /// entries that can never count again do not take the room of new ones.
+    cleared_for: AtomicU64,
+}
+
+impl ValidationCache {
+    pub fn new(config: &CacheConfig, feed: Arc<ChangeFeed>) -> ValidationCache {
+        ValidationCache {
+            feed,
+            enabled: config.enabled,
+            tokens: moka::sync::Cache::new(config.max_entries),
+            extras: moka::sync::Cache::new((config.max_entries / 10).max(10)),
+            cleared_for: AtomicU64::new(0),
+        }
+    }
+
+    /// The ticket for a computation that starts now.
+    pub fn ticket(&self) -> Ticket {
+        if !self.enabled {
+            return Ticket(None);
+        }
+        if !self.feed.is_current() {
+            counter!(CACHE_BYPASSED).increment(1);
+            return Ticket(None);
+        }
+        let epoch = self.feed.epoch();
+        if self.cleared_for.swap(epoch, Ordering::AcqRel) != epoch {
+            self.tokens.invalidate_all();
+            self.extras.invalidate_all();
+        }
+        Ticket(Some(epoch))
+    }
+
+    /// The validated token, if it was computed in the current epoch.
+    pub fn token(&self, ticket: Ticket, token: &str) -> Option<TokenInfo> {
+        let epoch = ticket.0?;
+        let hit = self
+            .tokens
+            .get(token)
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.value.clone());
+        record("token", hit.is_some());
+        hit
+    }
+
+    pub fn put_token(&self, ticket: Ticket, info: &TokenInfo) {
+        if let Some(epoch) = ticket.0 {
+            self.tokens.insert(
+                info.token.clone(),
+                Arc::new(Entry {
+                    epoch,
+                    value: info.clone(),
+                }),
+            );
+        }
+    }
+
+    pub fn extras(
+        &self,
+        ticket: Ticket,
+        project_id: &str,
+        app_cred_id: Option<&str>,
+        with_catalog: bool,
+    ) -> Option<Arc<TokenExtras>> {
+        let epoch = ticket.0?;
+        let key = (
+            project_id.to_string(),
+            app_cred_id.map(String::from),
+            with_catalog,
+        );
+        let hit = self
+            .extras
+            .get(&key)
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.value.clone());
+        record("extras", hit.is_some());
+        hit
+    }
+
+    pub fn put_extras(
+        &self,
+        ticket: Ticket,
+        project_id: &str,
+        app_cred_id: Option<&str>,
+        with_catalog: bool,
+        extras: Arc<TokenExtras>,
+    ) {
+        if let Some(epoch) = ticket.0 {
+            let key = (
+                project_id.to_string(),
+                app_cred_id.map(String::from),
+                with_catalog,
+            );
+            self.extras.insert(
+                key,
+                Arc::new(Entry {
+                    epoch,
+                    value: extras,
+                }),
+            );
+        }
+    }
+
+    /// Entries held now (tokens, extras), for the metrics gauge.
+    pub fn entries(&self) -> (u64, u64) {
+        (self.tokens.entry_count(), self.extras.entry_count())
+    }
+}
+
+fn record(cache: &'static str, hit: bool) {
+    let name = if hit { CACHE_HITS } else { CACHE_MISSES };
+    counter!(name, "cache" => cache).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn extras() -> Arc<TokenExtras> {
+        Arc::new(TokenExtras {
+            catalog: None,
+            access_rules: vec![],
+        })
+    }
+
+    fn put(cache: &ValidationCache, t: Ticket) {
+        cache.put_extras(t, "p", None, false, extras());
+    }
+
+    fn get(cache: &ValidationCache) -> bool {
+        cache.extras(cache.ticket(), "p", None, false).is_some()
+    }
+
+    fn cache() -> (ValidationCache, Arc<ChangeFeed>) {
+        let feed = Arc::new(ChangeFeed::default());
+        let config = CacheConfig {
+            enabled: true,
+            max_entries: 100,
+        };
+        (ValidationCache::new(&config, feed.clone()), feed)
+    }
+
+    #[test]
+    fn nothing_is_served_before_the_feed_was_read() {
+        let (cache, feed) = cache();
+        let t = cache.ticket();
+        put(&cache, t);
+        assert!(!get(&cache));
+        feed.observe(1, Instant::now());
+        assert!(!get(&cache));
+    }
+
+    #[test]
+    fn a_change_drops_what_was_computed_before_it() {
+        let (cache, feed) = cache();
+        feed.observe(1, Instant::now());
+        let t = cache.ticket();
+        put(&cache, t);
+        assert!(get(&cache));
+        feed.observe(2, Instant::now());
+        assert!(!get(&cache));
+    }
+
+    #[test]
+    fn a_result_computed_across_a_change_is_never_served() {
+        // The computation started (ticket taken, database read) before a change; it finishes
+        // after the change was seen: what it stores must not count.
+        let (cache, feed) = cache();
+        feed.observe(1, Instant::now());
+        let before = cache.ticket();
+        feed.observe(2, Instant::now());
+        put(&cache, before);
+        assert!(!get(&cache));
+    }
+
+    #[test]
+    fn a_feed_that_cannot_be_read_is_not_trusted() {
+        let (cache, feed) = cache();
+        feed.observe(1, Instant::now());
+        put(&cache, cache.ticket());
+        feed.distrust();
+        assert!(cache.ticket().0.is_none());
+        assert!(!get(&cache));
+        feed.observe(1, Instant::now());
+        assert!(!get(&cache), "what was cached before the outage is gone");
+    }
+
+    #[test]
+    fn a_disabled_cache_stores_nothing() {
+        let feed = Arc::new(ChangeFeed::default());
+        let cache = ValidationCache::new(
+            &CacheConfig {
+                enabled: false,
+                max_entries: 100,
+            },
+            feed.clone(),
+        );
+        feed.observe(1, Instant::now());
+        put(&cache, cache.ticket());
+        assert!(!get(&cache));
+    }
+}

@@ -1,0 +1,373 @@
+//! The validation cache (issue 13): every change that affects a token is seen at once by the node
+//! that made it, with the cache warm; login bookkeeping does not empty it; a revoked token never
+//! comes back, even when revocation and validation race.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::fixtures::*;
+use crate::helpers::*;
+
+/// Validates `token` until the cache holds it, so that what follows is tested with it warm.
+async fn warm(app: &TestApp, token: &str) -> Value {
+    let first = app.validate(token).await.expect(200).body;
+    let body = app.validate(token).await.expect(200).body;
+    assert_eq!(first["token"]["roles"], body["token"]["roles"]);
+    let cache = &app.state.cache;
+    assert!(
+        cache.token(cache.ticket(), token).is_some(),
+        "the validation was not cached"
+    );
+    body
+}
+
+fn role_names(body: &Value) -> Vec<String> {
+    let mut names: Vec<String> = body["token"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn change_counter(app: &TestApp) -> i64 {
+    app.state
+        .store
+        .run(ironstone::store::changes::read_change_counter)
+        .await
+        .unwrap()
+}
+
+both_backends!(revocation_is_seen_at_once_and_for_good, |app| {
+    let a = customer(&app, "acme").await;
+    warm(&app, &a.member_token).await;
+    let r = app
+        .client
+        .delete(app.url("/v3/auth/tokens"))
+        .header("X-Auth-Token", &app.admin_token)
+        .header("X-Subject-Token", &a.member_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    // The attacker's side: the revoked token keeps failing, as subject and as caller.
+    for _ in 0..10 {
+        app.validate(&a.member_token).await.expect(404);
+        app.get("/v3/auth/catalog", &a.member_token)
+            .await
+            .expect(401);
+    }
+    // The manager's token (same project) still stands.
+    app.validate(&a.manager_token).await.expect(200);
+});
+
+both_backends!(concurrent_revoke_and_validate_never_resurrect, |app| {
+    let a = customer(&app, "acme").await;
+    for round in 0..5 {
+        let token = token_in(&app, &a.domain_id, "worker", PW, "main").await;
+        warm(&app, &token).await;
+        // Validations race the revocation; each one that starts after it answered must fail.
+        let mut racers = vec![];
+        for _ in 0..16 {
+            let (client, url, admin, subject) = (
+                app.client.clone(),
+                app.url("/v3/auth/tokens"),
+                app.admin_token.clone(),
+                token.clone(),
+            );
+            racers.push(actix_web::rt::spawn(async move {
+                for _ in 0..5 {
+                    let _ = client
+                        .get(&url)
+                        .header("X-Auth-Token", &admin)
+                        .header("X-Subject-Token", &subject)
+                        .send()
+                        .await;
+                }
+            }));
+        }
+        let r = app
+            .client
+            .delete(app.url("/v3/auth/tokens"))
+            .header("X-Auth-Token", &app.admin_token)
+            .header("X-Subject-Token", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        for _ in 0..10 {
+            app.validate(&token).await.expect(404);
+        }
+        for r in racers {
+            r.await.unwrap();
+        }
+        // After the racers, whatever they stored: still revoked.
+        let r = app.validate(&token).await;
+        assert_eq!(r.status.as_u16(), 404, "round {round}: {}", r.body);
+    }
+});
+
+both_backends!(disabling_or_deleting_the_user_is_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    warm(&app, &a.member_token).await;
+    warm(&app, &a.manager_token).await;
+    app.patch(
+        &format!("/v3/users/{}", a.member_id),
+        &app.admin_token,
+        json!({"user": {"enabled": false}}),
+    )
+    .await
+    .expect(200);
+    app.validate(&a.member_token).await.expect(404);
+    app.delete(&format!("/v3/users/{}", a.manager_id), &app.admin_token)
+        .await
+        .expect(204);
+    app.validate(&a.manager_token).await.expect(404);
+});
+
+both_backends!(disabling_the_project_or_domain_is_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    warm(&app, &a.member_token).await;
+    app.patch(
+        &format!("/v3/projects/{}", a.project_id),
+        &app.admin_token,
+        json!({"project": {"enabled": false}}),
+    )
+    .await
+    .expect(200);
+    app.validate(&a.member_token).await.expect(404);
+
+    let b = customer(&app, "bcme").await;
+    warm(&app, &b.member_token).await;
+    app.patch(
+        &format!("/v3/domains/{}", b.domain_id),
+        &app.admin_token,
+        json!({"domain": {"enabled": false}}),
+    )
+    .await
+    .expect(200);
+    app.validate(&b.member_token).await.expect(404);
+});
+
+both_backends!(a_password_change_is_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    warm(&app, &a.member_token).await;
+    app.request(
+        Method::POST,
+        &format!("/v3/users/{}/password", a.member_id),
+        None,
+        Some(json!({"user": {"original_password": PW, "password": "Changed-Pass-2"}})),
+    )
+    .await
+    .expect(204);
+    app.validate(&a.member_token).await.expect(404);
+});
+
+both_backends!(removing_a_grant_or_a_membership_is_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    // The member holds member directly and reader through a group.
+    let group = create_group(&app, &app.admin_token, &a.domain_id, "readers").await;
+    let reader = app.role_id("reader").await;
+    let member = app.role_id("member").await;
+    app.put(
+        &format!(
+            "/v3/projects/{}/groups/{group}/roles/{reader}",
+            a.project_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    app.put(
+        &format!("/v3/groups/{group}/users/{}", a.member_id),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let token = token_in(&app, &a.domain_id, "worker", PW, "main").await;
+    let body = warm(&app, &token).await;
+    assert!(role_names(&body).contains(&"member".to_string()));
+    // The direct grant goes: reader (from the group) stays, member is gone.
+    app.delete(
+        &format!(
+            "/v3/projects/{}/users/{}/roles/{member}",
+            a.project_id, a.member_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let body = app.validate(&token).await.expect(200).body;
+    assert_eq!(role_names(&body), vec!["reader"]);
+    warm(&app, &token).await;
+    // The membership goes: no role is left, the token no longer stands.
+    app.delete(
+        &format!("/v3/groups/{group}/users/{}", a.member_id),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    app.validate(&token).await.expect(404);
+});
+
+both_backends!(implied_role_and_role_changes_are_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    let custom = app
+        .post(
+            "/v3/roles",
+            &app.admin_token,
+            json!({"role": {"name": "auditor"}}),
+        )
+        .await
+        .expect(201)
+        .body["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let viewer = app
+        .post(
+            "/v3/roles",
+            &app.admin_token,
+            json!({"role": {"name": "viewer"}}),
+        )
+        .await
+        .expect(201)
+        .body["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.put(
+        &format!("/v3/roles/{custom}/implies/{viewer}"),
+        &app.admin_token,
+    )
+    .await
+    .expect(201);
+    grant(&app, &a.project_id, &a.member_id, "auditor").await;
+    let token = token_in(&app, &a.domain_id, "worker", PW, "main").await;
+    let body = warm(&app, &token).await;
+    assert!(role_names(&body).contains(&"viewer".to_string()));
+    app.delete(
+        &format!("/v3/roles/{custom}/implies/{viewer}"),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let body = app.validate(&token).await.expect(200).body;
+    assert!(!role_names(&body).contains(&"viewer".to_string()));
+    assert!(role_names(&body).contains(&"auditor".to_string()));
+    warm(&app, &token).await;
+    app.delete(&format!("/v3/roles/{custom}"), &app.admin_token)
+        .await
+        .expect(204);
+    let body = app.validate(&token).await.expect(200).body;
+    assert!(!role_names(&body).contains(&"auditor".to_string()));
+});
+
+both_backends!(deleting_an_application_credential_is_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    let path = format!("/v3/users/{}/application_credentials", a.member_id);
+    let created = app
+        .post(
+            &path,
+            &a.member_token,
+            json!({"application_credential": {"name": "ci", "secret": "ci-secret-value-1"}}),
+        )
+        .await
+        .expect(201);
+    let id = created.body["application_credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app
+        .auth(
+            json!({"auth": {"identity": {"methods": ["application_credential"],
+            "application_credential": {"id": id, "secret": "ci-secret-value-1"}}}}),
+        )
+        .await
+        .expect(201)
+        .header("x-subject-token")
+        .unwrap();
+    warm(&app, &token).await;
+    app.delete(&format!("{path}/{id}"), &a.member_token)
+        .await
+        .expect(204);
+    app.validate(&token).await.expect(404);
+});
+
+both_backends!(a_catalog_change_is_seen_at_once, |app| {
+    let a = customer(&app, "acme").await;
+    let before = warm(&app, &a.member_token).await;
+    let services = before["token"]["catalog"].as_array().unwrap().len();
+    let service = app
+        .post(
+            "/v3/services",
+            &app.admin_token,
+            json!({"service": {"type": "cache-test", "name": "cached"}}),
+        )
+        .await
+        .expect(201)
+        .body["service"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/v3/endpoints",
+        &app.admin_token,
+        json!({"endpoint": {"service_id": service, "interface": "public",
+            "url": "http://cached.example.com"}}),
+    )
+    .await
+    .expect(201);
+    let after = app.validate(&a.member_token).await.expect(200).body;
+    let catalog = after["token"]["catalog"].as_array().unwrap();
+    assert_eq!(catalog.len(), services + 1, "{catalog:?}");
+    let mine = app
+        .get("/v3/auth/catalog", &a.member_token)
+        .await
+        .expect(200);
+    assert!(mine.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["type"] == "cache-test"));
+});
+
+both_backends!(login_bookkeeping_does_not_empty_the_cache, |app| {
+    let a = customer(&app, "acme").await;
+    warm(&app, &a.member_token).await;
+    let before = change_counter(&app).await;
+    // Failed logins count failures; a successful one clears them and marks activity.
+    for _ in 0..3 {
+        let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "worker", "domain": {"id": a.domain_id}, "password": "Wrong-Pass-9"}}}}});
+        app.auth(body).await.expect(401);
+    }
+    token_in(&app, &a.domain_id, "worker", PW, "main").await;
+    assert_eq!(change_counter(&app).await, before);
+    let cache = &app.state.cache;
+    assert!(cache.token(cache.ticket(), &a.member_token).is_some());
+    // A real change does move it.
+    app.patch(
+        &format!("/v3/users/{}", a.member_id),
+        &app.admin_token,
+        json!({"user": {"description": "moved"}}),
+    )
+    .await
+    .expect(200);
+    assert!(change_counter(&app).await > before);
+    assert!(cache.token(cache.ticket(), &a.member_token).is_none());
+});
+
+both_backends!(expiry_is_checked_on_every_hit, |app| {
+    let a = customer(&app, "acme").await;
+    warm(&app, &a.member_token).await;
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    let r = ironstone::auth::validate(&app.state, &a.member_token, later, false).await;
+    assert!(
+        matches!(&r, Err(ironstone::error::Error::NotFoundMsg(m)) if m == ironstone::auth::TOKEN_EXPIRED),
+        "a cached token past its expiry must not validate"
+    );
+});
