@@ -4,6 +4,7 @@
 //! `catalog`, `policy`, `bootstrap`), which reach the database only through `store`.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod assignment;

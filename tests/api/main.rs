@@ -15,6 +15,8 @@ mod ec2tokens;
 mod foundation;
 mod hashing;
 mod inactivity;
+mod invitations;
+mod links;
 mod management;
 mod metrics;
 mod operator;
