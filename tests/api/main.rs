@@ -25,3 +25,4 @@ mod policy;
 mod realm;
 mod revocation;
 mod settings;
+mod web;
