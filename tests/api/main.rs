@@ -2,6 +2,8 @@
 
 mod fixtures;
 mod helpers;
+#[path = "../support/smtp.rs"]
+mod smtp;
 
 mod access_keys;
 mod auth;
@@ -17,6 +19,7 @@ mod hashing;
 mod inactivity;
 mod invitations;
 mod links;
+mod mail;
 mod management;
 mod metrics;
 mod operator;
