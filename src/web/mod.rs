@@ -66,9 +66,9 @@ async fn style() -> HttpResponse {
         .body(page::STYLE)
 }
 
-pub(crate) fn cloud_name(_state: &State) -> String {
-    // TEMPORARY until branch mail lands: [smtp] cloud_name.
-    "OpenStack".into()
+/// How the pages name the cloud: `[smtp] cloud_name`, as the mail does.
+pub(crate) fn cloud_name(state: &State) -> String {
+    state.config.smtp.cloud_name.clone()
 }
 
 fn message(
