@@ -35,6 +35,26 @@ pub struct Config {
     pub smtp: SmtpConfig,
 }
 
+/// One-time links (set a password, accept an invitation) sent by email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinksConfig {
+    /// How long a link stays valid, in seconds (default 24 h); also the longest `expires_in` a
+    /// request may ask for.
+    pub ttl_seconds: u64,
+    /// The URL links start with (without `/account/link/...`); default `public_url`.
+    pub base_url: Option<String>,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        LinksConfig {
+            ttl_seconds: 86_400,
+            base_url: None,
+        }
+    }
+}
+
 /// `[smtp]`: the mail server that set-password links and invitations go out through. No `host`:
 /// no mail server; the API then hands the link's URL to the administrator instead.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,26 +114,6 @@ impl SmtpConfig {
             SmtpTls::Starttls => 587,
             SmtpTls::Tls => 465,
         })
-    }
-}
-
-/// One-time links (set a password, accept an invitation) sent by email.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LinksConfig {
-    /// How long a link stays valid, in seconds (default 24 h); also the longest `expires_in` a
-    /// request may ask for.
-    pub ttl_seconds: u64,
-    /// The URL links start with (without `/account/link/...`); default `public_url`.
-    pub base_url: Option<String>,
-}
-
-impl Default for LinksConfig {
-    fn default() -> Self {
-        LinksConfig {
-            ttl_seconds: 86_400,
-            base_url: None,
-        }
     }
 }
 

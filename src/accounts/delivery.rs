@@ -6,16 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::links::{self, Issued};
+use crate::mail::Template;
 use crate::state::State;
-
-/// Which message goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mail {
-    SetPassword,
-    Invitation,
-    InvitationExistingUser,
-    AccessGranted,
-}
 
 /// The `link` object of a response.
 #[derive(Debug, Clone)]
@@ -80,9 +72,17 @@ pub struct IssuedLink {
 }
 
 /// Sends `mail` to `to`: `None` when this cloud has no mail server, else the outcome.
-async fn send(state: &State, to: &str, mail: Mail, vars: &Value) -> Option<Result<(), String>> {
-    let _ = (state, to, mail, vars);
-    None
+async fn send(state: &State, to: &str, mail: Template, vars: &Value) -> Option<Result<(), String>> {
+    if !state.mailer.configured() {
+        return None;
+    }
+    Some(
+        state
+            .mailer
+            .send(to, mail, vars)
+            .await
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// Sends a link just committed. Call after the transaction.
@@ -90,7 +90,7 @@ pub async fn deliver(
     state: &State,
     issued: &Issued,
     to: &str,
-    mail: Mail,
+    mail: Template,
     vars: &MailVars,
 ) -> LinkOutcome {
     let url = links::url(state, &issued.secret);
@@ -114,7 +114,7 @@ pub async fn deliver(
 
 /// Tells a user about access it just got (no link). Failures are logged, not returned: the
 /// access is granted either way.
-pub async fn notify(state: &State, to: &str, mail: Mail, vars: &MailVars) {
+pub async fn notify(state: &State, to: &str, mail: Template, vars: &MailVars) {
     if let Some(Err(e)) = send(state, to, mail, &vars.to_json(None, None)).await {
         tracing::warn!(error = %e, "could not send the access-granted email");
     }

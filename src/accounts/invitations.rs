@@ -6,12 +6,13 @@
 use chrono::{NaiveDateTime, SubsecRound};
 use serde::Deserialize;
 
-use super::delivery::{self, LinkOutcome, Mail, MailVars};
+use super::delivery::{self, LinkOutcome, MailVars};
 use super::links;
 use super::password_links::link_address;
 use crate::assignment::reach::Reach;
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
+use crate::mail::Template;
 use crate::policy::Target;
 use crate::store::{
     self, Assignment, DbConnection, Invitation, InvitationFilter, InvitationRole, InvitationStatus,
@@ -245,7 +246,7 @@ fn mail_vars(
     c: &mut DbConnection,
     inv: &Invitation,
     inviter: Option<&str>,
-) -> Result<(MailVars, Mail)> {
+) -> Result<(MailVars, Template)> {
     let domain = found(
         store::get_domain(c, &inv.domain_id)?,
         "domain",
@@ -279,9 +280,9 @@ fn mail_vars(
         None => None,
     };
     let mail = if existing.is_some() {
-        Mail::InvitationExistingUser
+        Template::InvitationExistingUser
     } else {
-        Mail::Invitation
+        Template::Invitation
     };
     Ok((
         MailVars {
@@ -301,7 +302,7 @@ async fn send(
     issued: links::Issued,
     inv: Invitation,
     vars: MailVars,
-    mail: Mail,
+    mail: Template,
 ) -> Result<InvitationSent> {
     let outcome = delivery::deliver(ctx.state, &issued, &inv.email, mail, &vars).await;
     let (id, now) = (inv.id.clone(), ctx.now.naive_utc());

@@ -4,11 +4,12 @@
 
 use serde::Deserialize;
 
-use super::delivery::{self, LinkOutcome, Mail, MailVars};
+use super::delivery::{self, LinkOutcome, MailVars};
 use super::links;
 use crate::assignment::reach::Reach;
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
+use crate::mail::Template;
 use crate::policy::Target;
 use crate::store::{self, User};
 
@@ -140,5 +141,5 @@ pub async fn send_password_link(
             Ok((issued, password_mail_vars(c, &user)?))
         })
         .await?;
-    Ok(delivery::deliver(ctx.state, &issued, &to, Mail::SetPassword, &vars).await)
+    Ok(delivery::deliver(ctx.state, &issued, &to, Template::SetPassword, &vars).await)
 }

@@ -6,11 +6,13 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::delivery::{self, MailVars};
 use super::links;
 use crate::context::found;
 use crate::error::{Error, Result};
 use crate::identity::password_policy::Subject;
 use crate::identity::passwords::{self, expiry_for, history_to_keep, option_on};
+use crate::mail::Template;
 use crate::state::State;
 use crate::store::{
     self, AccountLink, Assignment, AssignmentFilter, DbConnection, Invitation, InvitationRole,
@@ -411,7 +413,8 @@ pub async fn accept_invitation(
                 return Err(proved.refuse().await);
             }
             let user = proved.user;
-            state
+            let to = invitation.email.clone();
+            let (done, vars) = state
                 .store
                 .tx(move |c| {
                     links::consume(c, &link, now)?;
@@ -420,9 +423,24 @@ pub async fn accept_invitation(
                     }
                     grant(c, &user.id, &roles)?;
                     let project = first_project(c, &roles)?.or(home_project(c, &user)?);
-                    completed(c, &user, project)
+                    let done = completed(c, &user, project)?;
+                    let inviter_name = match &invitation.inviter_id {
+                        Some(id) => store::get_user(c, id)?.map(|u| u.name),
+                        None => None,
+                    };
+                    let vars = MailVars {
+                        user_name: Some(done.user_name.clone()),
+                        domain_name: done.domain_name.clone(),
+                        project_name: done.project_name.clone(),
+                        inviter_name,
+                        roles: describe_roles(c, &roles)?,
+                    };
+                    Ok((done, vars))
                 })
-                .await?
+                .await?;
+            // The access is granted; the email only tells the user so.
+            delivery::notify(state, &to, Template::AccessGranted, &vars).await;
+            done
         }
         Some(user) => {
             let subject = Subject {

@@ -6,11 +6,12 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{create_user_bound, BindPlan, LinkPlan, UserCreate, UserView};
-use crate::accounts::delivery::{self, LinkOutcome, Mail};
+use crate::accounts::delivery::{self, LinkOutcome};
 use crate::accounts::password_links::link_address;
 use crate::assignment::reach::Reach;
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
+use crate::mail::Template;
 use crate::policy::Target;
 use crate::store::{self, filter::TextFilter, DbConnection, Role, RoleFilter};
 
@@ -205,9 +206,9 @@ pub async fn create_project_user(
     };
     let mut user = create_user_bound(ctx, create, Some(plan)).await?;
     let link = match user.issued_link.take() {
-        Some(l) => {
-            Some(delivery::deliver(ctx.state, &l.issued, &l.to, Mail::SetPassword, &l.vars).await)
-        }
+        Some(l) => Some(
+            delivery::deliver(ctx.state, &l.issued, &l.to, Template::SetPassword, &l.vars).await,
+        ),
         None => None,
     };
     Ok(ProjectUserCreated { user, link })

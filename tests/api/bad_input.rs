@@ -453,7 +453,7 @@ fn families(app: &TestApp, w: &World) -> Vec<Family> {
                     json!({"name": "bi-m", "password_mode": "maybe"}),
                 ),
                 (
-                    "links not yet",
+                    "link without an address",
                     json!({"name": "bi-m", "password_mode": "link"}),
                 ),
                 (

@@ -690,7 +690,7 @@ both_backends!(one_call_refuses_bad_requests_and_writes_nothing, |app| {
     assert!(r.body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("set-password links are not available yet; use given or generated"));
+        .contains("Invalid input for field 'user.link_email': the user has no email"));
     // A manager of another domain, a member of the project.
     app.post(
         &pcu_path(&a.project_id),
