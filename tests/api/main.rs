@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod access_keys;
+mod account_mail;
 mod auth;
 mod auth_rules;
 mod bad_input;
