@@ -28,3 +28,4 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod web;

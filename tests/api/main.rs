@@ -30,3 +30,4 @@ mod policy;
 mod realm;
 mod revocation;
 mod settings;
+mod web;
