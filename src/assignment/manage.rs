@@ -913,7 +913,7 @@ pub fn role_filter(
     RoleFilter {
         name,
         domain_id: Some(domain_id),
-        ids: None,
+        ..Default::default()
     }
 }
 

@@ -70,7 +70,7 @@ fn find_role(c: &mut DbConnection, domain_id: &str, r: &str) -> Result<Option<Ro
             &RoleFilter {
                 name: Some(TextFilter::eq(r)),
                 domain_id: Some(domain),
-                ids: None,
+                ..Default::default()
             },
         )?;
         if let Some(role) = hit.into_iter().next() {

@@ -15,6 +15,7 @@ mod ec2tokens;
 mod foundation;
 mod hashing;
 mod inactivity;
+mod lists;
 mod management;
 mod metrics;
 mod operator;
