@@ -1,9 +1,10 @@
 //! Everything a request needs, built once at start-up and shared by all workers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::auth::password::PasswordHasher;
 use crate::config::Config;
+use crate::credential::secret_hash::SecretKey;
 use crate::error::Result;
 use crate::identity::password_policy::PasswordPolicy;
 use crate::realm::Realm;
@@ -21,6 +22,9 @@ pub struct State {
     pub realm: Arc<Realm>,
     /// Which passwords may be set (`[password_policy]` and `password_regex`).
     pub password_policy: PasswordPolicy,
+    /// The key of generated application-credential secrets' hashes, once this node has read it
+    /// (`credential::secret_hash`).
+    pub app_cred_secret_key: OnceLock<Arc<SecretKey>>,
 }
 
 impl State {
@@ -48,6 +52,7 @@ impl State {
             hasher,
             credential_keys,
             realm,
+            app_cred_secret_key: OnceLock::new(),
         })
     }
 

@@ -4,6 +4,7 @@ mod fixtures;
 mod helpers;
 
 mod access_keys;
+mod app_cred_secrets;
 mod auth;
 mod auth_rules;
 mod bad_input;
