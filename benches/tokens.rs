@@ -4,51 +4,11 @@
 //!     cargo bench --bench tokens            # defaults: 2000 validations, 200 issues, 8 clients
 //!     BENCH_VALIDATIONS=20000 BENCH_CLIENTS=32 cargo bench --bench tokens
 
-use std::time::{Duration, Instant};
-
 use ironstone::config::Config;
 use serde_json::json;
 
 mod common;
-use common::{env_usize, serve_in_process, PASSWORD};
-
-fn report(what: &str, n: usize, mut lat: Vec<Duration>, wall: Duration) {
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    println!(
-        "{what:<28} {n:>6} requests  {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
-        n as f64 / wall.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-    );
-}
-
-async fn run_parallel<F, Fut>(n: usize, clients: usize, f: F) -> (Vec<Duration>, Duration)
-where
-    F: Fn() -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
-    let start = Instant::now();
-    let per = n.div_ceil(clients);
-    let mut handles = vec![];
-    for _ in 0..clients {
-        let f = f.clone();
-        handles.push(actix_web::rt::spawn(async move {
-            let mut lat = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                f().await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = vec![];
-    for h in handles {
-        all.extend(h.await.expect("client task"));
-    }
-    (all, start.elapsed())
-}
+use common::{env_usize, report, run_parallel, serve_in_process, Load, PASSWORD};
 
 #[actix_web::main]
 async fn main() {
@@ -118,10 +78,10 @@ async fn main() {
         }
     };
 
-    let (lat, wall) = run_parallel(validations, clients, validate(false)).await;
+    let (lat, wall) = run_parallel(Load::Count(validations), clients, validate(false)).await;
     report("validate (nocatalog)", lat.len(), lat, wall);
-    let (lat, wall) = run_parallel(validations, clients, validate(true)).await;
+    let (lat, wall) = run_parallel(Load::Count(validations), clients, validate(true)).await;
     report("validate (with catalog)", lat.len(), lat, wall);
-    let (lat, wall) = run_parallel(issues, clients, issue).await;
+    let (lat, wall) = run_parallel(Load::Count(issues), clients, issue).await;
     report("issue (password, argon2id)", lat.len(), lat, wall);
 }
