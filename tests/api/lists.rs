@@ -293,3 +293,146 @@ both_backends!(without_limits_a_list_is_whole_and_not_truncated, |app| {
     assert!(r.body.get("truncated").is_none(), "{}", r.body);
     assert!(r.body["links"]["next"].is_null());
 });
+
+/// A role assignment line as a comparable value.
+fn lines(body: &Value) -> Vec<String> {
+    let mut v: Vec<String> = body["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+both_backends!(
+    scoped_role_assignments_equal_the_whole_list_filtered,
+    |app| {
+        // role_assignments reads only the grants that can reach the asked scope: each scoped answer
+        // must be exactly the unscoped answer filtered to that scope.
+        let t = &app.admin_token.clone();
+        let d = create_domain(&app, "ra").await;
+        let mk = |name: &'static str, parent: Option<String>| {
+            let app = &app;
+            let d = d.clone();
+            async move {
+                let mut p = json!({"name": name, "domain_id": d});
+                if let Some(parent) = parent {
+                    p["parent_id"] = json!(parent);
+                }
+                let r = app
+                    .post("/v3/projects", &app.admin_token, json!({ "project": p }))
+                    .await
+                    .expect(201);
+                r.body["project"]["id"].as_str().unwrap().to_string()
+            }
+        };
+        let a = mk("a", None).await;
+        let b = mk("b", Some(a.clone())).await;
+        let c = mk("c", Some(b.clone())).await;
+        let x = mk("x", None).await;
+        let u = create_user(&app, &d, "ra-user").await;
+        let v = create_user(&app, &d, "ra-other").await;
+        let g = create_group(&app, t, &d, "ra-group").await;
+        for m in [&u, &v] {
+            app.put(&format!("/v3/groups/{g}/users/{m}"), t)
+                .await
+                .expect(204);
+        }
+        let (reader, member, manager) = (
+            app.role_id("reader").await,
+            app.role_id("member").await,
+            app.role_id("manager").await,
+        );
+        for path in [
+            format!("/v3/projects/{b}/users/{u}/roles/{member}"),
+            format!("/v3/projects/{x}/users/{v}/roles/{reader}"),
+            format!("/v3/projects/{c}/groups/{g}/roles/{member}"),
+            format!("/v3/domains/{d}/users/{u}/roles/{reader}"),
+            format!("/v3/OS-INHERIT/domains/{d}/users/{v}/roles/{reader}/inherited_to_projects"),
+            format!("/v3/OS-INHERIT/projects/{a}/groups/{g}/roles/{manager}/inherited_to_projects"),
+            format!("/v3/OS-INHERIT/projects/{b}/users/{u}/roles/{reader}/inherited_to_projects"),
+        ] {
+            app.put(&path, t).await.expect(204);
+        }
+        let subtree = |p: &String| -> Vec<String> {
+            let tree = [&a, &b, &c];
+            match tree.iter().position(|q| *q == p) {
+                Some(i) => tree[i..].iter().map(|s| s.to_string()).collect(),
+                None => vec![p.clone()],
+            }
+        };
+        let mut compared = 0;
+        for effective in ["", "&effective"] {
+            for who in [
+                String::new(),
+                format!("&user.id={u}"),
+                format!("&user.id={v}"),
+            ] {
+                for role in [String::new(), format!("&role.id={reader}")] {
+                    let filters = format!("{effective}{who}{role}");
+                    let whole = app
+                        .get(&format!("/v3/role_assignments?x=1{filters}"), t)
+                        .await
+                        .expect(200);
+                    for p in [&a, &b, &c, &x] {
+                        for sub in [false, true] {
+                            let scope: Vec<String> = if sub { subtree(p) } else { vec![p.clone()] };
+                            let mut want: Vec<String> = whole.body["role_assignments"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .filter(|l| {
+                                    l["scope"]["project"]["id"]
+                                        .as_str()
+                                        .is_some_and(|id| scope.iter().any(|s| s == id))
+                                })
+                                .map(|l| l.to_string())
+                                .collect();
+                            want.sort();
+                            let q = format!(
+                                "/v3/role_assignments?x=1{filters}&scope.project.id={p}{}",
+                                if sub { "&include_subtree=true" } else { "" }
+                            );
+                            let got = app.get(&q, t).await.expect(200);
+                            assert_eq!(lines(&got.body), want, "{q}");
+                            compared += want.len();
+                        }
+                    }
+                    let want: Vec<String> = {
+                        let mut w: Vec<String> = whole.body["role_assignments"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .filter(|l| l["scope"]["domain"]["id"] == json!(d))
+                            .map(|l| l.to_string())
+                            .collect();
+                        w.sort();
+                        w
+                    };
+                    let q = format!("/v3/role_assignments?x=1{filters}&scope.domain.id={d}");
+                    assert_eq!(lines(&app.get(&q, t).await.expect(200).body), want, "{q}");
+                }
+            }
+        }
+        // The comparison saw inherited, group and direct lines, not only empty answers.
+        assert!(compared > 20, "{compared}");
+        let eff = app
+            .get(
+                &format!("/v3/role_assignments?effective&user.id={v}&scope.project.id={c}"),
+                t,
+            )
+            .await
+            .expect(200);
+        let roles: BTreeSet<String> = eff.body["role_assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["role"]["id"].as_str().unwrap().to_string())
+            .collect();
+        // v reaches c through the group (member on c, manager inherited from a) and its
+        // domain-inherited reader, with the implied roles.
+        assert!(roles.contains(&manager) && roles.contains(&member) && roles.contains(&reader));
+    }
+);
