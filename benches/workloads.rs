@@ -8,7 +8,8 @@
 //!     cargo bench --bench workloads -- --scale             # 100 users vs 1,000,000 users
 //!
 //! Workloads: validate (GET /v3/auth/tokens, with catalog), check (HEAD), get-project,
-//! list-users (a domain of 200 users), issue with an application credential (generated secret).
+//! list-users (a domain of 200 users), issue with an application credential (generated secret),
+//! and for comparison the same with a secret the user chose (Argon2id).
 //!
 //! `--scale` seeds a domain straight into PostgreSQL with generate_series (users, one project
 //! per 10 users, a member assignment per user, one revocation event per 10 users), measures
@@ -363,6 +364,38 @@ async fn main() {
         status: 201,
     };
     measure("issue (app credential)", issue, pid, load, clients).await;
+    // The same with a secret the user chose: Argon2id, as every secret was before (comparison).
+    let r = client
+        .post(format!(
+            "{base}/v3/users/{admin_user}/application_credentials"
+        ))
+        .header("X-Auth-Token", &admin)
+        .json(&json!({"application_credential": {"name": "bench-chosen",
+                                                 "secret": "bench-chosen-secret-1"}}))
+        .send()
+        .await
+        .expect("app cred");
+    let chosen: Value = r.json().await.expect("app cred body");
+    let issue_chosen = Req {
+        client: client.clone(),
+        method: reqwest::Method::POST,
+        url: format!("{base}/v3/auth/tokens"),
+        headers: vec![],
+        body: Some(
+            json!({"auth": {"identity": {"methods": ["application_credential"],
+            "application_credential": {"id": chosen["application_credential"]["id"],
+                                       "secret": "bench-chosen-secret-1"}}}}),
+        ),
+        status: 201,
+    };
+    measure(
+        "issue (chosen secret, argon2)",
+        issue_chosen,
+        pid,
+        load,
+        clients,
+    )
+    .await;
     let (_, peak) = memory_kib(pid);
     println!(
         "server peak RSS since the last reset: {:.1} MiB",
