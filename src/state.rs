@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::credential::secret_hash::SecretKey;
 use crate::error::Result;
 use crate::identity::password_policy::PasswordPolicy;
+use crate::mail::Mailer;
 use crate::realm::Realm;
 use crate::store::Store;
 use crate::token::{KeyRepository, KeyRing, TokenProvider};
@@ -25,6 +26,8 @@ pub struct State {
     /// The key of generated application-credential secrets' hashes, once this node has read it
     /// (`credential::secret_hash`).
     pub app_cred_secret_key: OnceLock<Arc<SecretKey>>,
+    /// Sends set-password links and invitations (`[smtp]`); unconfigured: links go to the admin.
+    pub mailer: Mailer,
 }
 
 impl State {
@@ -44,7 +47,9 @@ impl State {
         let credential_keys = KeyRing::open(credential_repo)?;
         let realm = Arc::new(Realm::load(&store)?);
         let password_policy = PasswordPolicy::from_config(&config)?;
+        let mailer = Mailer::from_config(&config.smtp)?;
         Ok(State {
+            mailer,
             password_policy,
             config: Arc::new(config),
             store,

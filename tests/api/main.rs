@@ -2,6 +2,8 @@
 
 mod fixtures;
 mod helpers;
+#[path = "../support/smtp.rs"]
+mod smtp;
 
 mod access_keys;
 mod app_cred_secrets;
@@ -17,6 +19,7 @@ mod foundation;
 mod hashing;
 mod inactivity;
 mod lists;
+mod mail;
 mod management;
 mod metrics;
 mod operator;
