@@ -9,41 +9,11 @@
 //!     # without the validation cache, to compare:
 //!     BENCH_CACHE=off BENCH_POSTGRES=... cargo bench --bench tokens
 
-use std::time::{Duration, Instant};
-
 use ironstone::config::Config;
 use serde_json::json;
 
 mod common;
-use common::{env_usize, serve_in_process, PASSWORD};
-
-fn report(what: &str, n: usize, mut lat: Vec<Duration>, wall: Duration) {
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    println!(
-        "{what:<28} {n:>6} requests  {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  RSS {:>5} MiB (peak {:>5} MiB)",
-        n as f64 / wall.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        proc_status_mib("VmRSS:"),
-        proc_status_mib("VmHWM:"),
-    );
-}
-
-/// A `/proc/self/status` memory figure in MiB (0 where there is none).
-fn proc_status_mib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kib| kib / 1024)
-}
+use common::{env_usize, report, run_parallel, serve_in_process, Load, PASSWORD};
 
 /// A fresh database on the PostgreSQL server at `server`, dropped with the guard.
 struct PgBenchDb {
@@ -79,33 +49,6 @@ impl Drop for PgBenchDb {
             ));
         }
     }
-}
-
-async fn run_parallel<F, Fut>(n: usize, clients: usize, f: F) -> (Vec<Duration>, Duration)
-where
-    F: Fn() -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
-    let start = Instant::now();
-    let per = n.div_ceil(clients);
-    let mut handles = vec![];
-    for _ in 0..clients {
-        let f = f.clone();
-        handles.push(actix_web::rt::spawn(async move {
-            let mut lat = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                f().await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = vec![];
-    for h in handles {
-        all.extend(h.await.expect("client task"));
-    }
-    (all, start.elapsed())
 }
 
 #[actix_web::main]
@@ -203,13 +146,13 @@ async fn main() {
         }
     };
 
-    let (lat, wall) = run_parallel(validations, clients, check).await;
+    let (lat, wall) = run_parallel(Load::Count(validations), clients, check).await;
     report("check (HEAD)", lat.len(), lat, wall);
-    let (lat, wall) = run_parallel(validations, clients, validate(false)).await;
+    let (lat, wall) = run_parallel(Load::Count(validations), clients, validate(false)).await;
     report("validate (nocatalog)", lat.len(), lat, wall);
-    let (lat, wall) = run_parallel(validations, clients, validate(true)).await;
+    let (lat, wall) = run_parallel(Load::Count(validations), clients, validate(true)).await;
     report("validate (with catalog)", lat.len(), lat, wall);
-    let (lat, wall) = run_parallel(issues, clients, issue).await;
+    let (lat, wall) = run_parallel(Load::Count(issues), clients, issue).await;
     report("issue (password, argon2id)", lat.len(), lat, wall);
     drop(pg);
 }

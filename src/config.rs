@@ -32,6 +32,7 @@ pub struct Config {
     pub password_policy: PasswordPolicyConfig,
     pub metrics: MetricsConfig,
     pub links: LinksConfig,
+    pub list: ListConfig,
     pub smtp: SmtpConfig,
     pub cache: CacheConfig,
 }
@@ -54,6 +55,18 @@ impl Default for LinksConfig {
             base_url: None,
         }
     }
+}
+
+/// How many entities a list answers at most (Keystone's `list_limit`). A list cut by these limits
+/// says `"truncated": true` and links to the next page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListConfig {
+    /// Entities per page when the request gives no `limit`; none (the default): every entity,
+    /// as Keystone does without `list_limit`.
+    pub default_limit: Option<usize>,
+    /// The largest page, whatever `limit` asks for; none (the default): no cap.
+    pub max_limit: Option<usize>,
 }
 
 /// `[smtp]`: the mail server that set-password links and invitations go out through. No `host`:
@@ -270,6 +283,7 @@ impl Default for Config {
             password_policy: PasswordPolicyConfig::default(),
             metrics: MetricsConfig::default(),
             links: LinksConfig::default(),
+            list: ListConfig::default(),
             smtp: SmtpConfig::default(),
             cache: CacheConfig::default(),
         }
@@ -383,6 +397,16 @@ impl Config {
         }
         if let Some(v) = env.var("IRONSTONE_CREDENTIAL_KEY_REPOSITORY") {
             self.credential_key_repository = Some(PathBuf::from(v));
+        }
+        for (name, slot) in [
+            ("IRONSTONE_LIST_DEFAULT_LIMIT", &mut self.list.default_limit),
+            ("IRONSTONE_LIST_MAX_LIMIT", &mut self.list.max_limit),
+        ] {
+            if let Some(v) = env.var(name) {
+                *slot = Some(v.parse().map_err(|_| {
+                    Error::validation(format!("{name} must be a positive whole number, got {v:?}"))
+                })?);
+            }
         }
         if let Some(v) = env.var("IRONSTONE_METRICS_BIND") {
             self.metrics.bind = Some(v);
@@ -597,6 +621,23 @@ impl Config {
             return Err(Error::validation(
                 "token.methods may list at most 31 methods",
             ));
+        }
+        for (key, v) in [
+            ("list.default_limit", self.list.default_limit),
+            ("list.max_limit", self.list.max_limit),
+        ] {
+            if v == Some(0) {
+                return Err(Error::validation(format!(
+                    "{key} must be a positive number of entities (leave it out for no limit)"
+                )));
+            }
+        }
+        if let (Some(d), Some(m)) = (self.list.default_limit, self.list.max_limit) {
+            if d > m {
+                return Err(Error::validation(format!(
+                    "list.default_limit ({d}) must not exceed list.max_limit ({m})"
+                )));
+            }
         }
         if let Some(m) = &self.metrics.bind {
             if m.trim() == self.bind.trim() && !m.trim().ends_with(":0") {
@@ -881,6 +922,31 @@ mod tests {
         .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(err.contains("token.expiration"), "{err}");
+    }
+
+    #[test]
+    fn list_limits_are_off_by_default_and_checked() {
+        assert_eq!(Config::default().list.default_limit, None);
+        assert_eq!(Config::default().list.max_limit, None);
+        let c = load_toml("[list]\ndefault_limit = 100\nmax_limit = 500\n").unwrap();
+        assert_eq!(
+            (c.list.default_limit, c.list.max_limit),
+            (Some(100), Some(500))
+        );
+        let c = Config::load(None, &env(&[("IRONSTONE_LIST_MAX_LIMIT", "7")])).unwrap();
+        assert_eq!(c.list.max_limit, Some(7));
+        for (toml, key) in [
+            ("[list]\ndefault_limit = 0", "list.default_limit"),
+            ("[list]\nmax_limit = 0", "list.max_limit"),
+            ("[list]\ndefault_limit = 9\nmax_limit = 8", "list.max_limit"),
+        ] {
+            let err = load_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml:?}: {err}");
+        }
+        let err = Config::load(None, &env(&[("IRONSTONE_LIST_DEFAULT_LIMIT", "ten")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("IRONSTONE_LIST_DEFAULT_LIMIT"), "{err}");
     }
 
     #[test]

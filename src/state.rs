@@ -1,10 +1,11 @@
 //! Everything a request needs, built once at start-up and shared by all workers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::auth::password::PasswordHasher;
 use crate::cache::ValidationCache;
 use crate::config::Config;
+use crate::credential::secret_hash::SecretKey;
 use crate::error::Result;
 use crate::identity::password_policy::PasswordPolicy;
 use crate::mail::Mailer;
@@ -23,6 +24,9 @@ pub struct State {
     pub realm: Arc<Realm>,
     /// Which passwords may be set (`[password_policy]` and `password_regex`).
     pub password_policy: PasswordPolicy,
+    /// The key of generated application-credential secrets' hashes, once this node has read it
+    /// (`credential::secret_hash`).
+    pub app_cred_secret_key: OnceLock<Arc<SecretKey>>,
     /// Sends set-password links and invitations (`[smtp]`); unconfigured: links go to the admin.
     pub mailer: Mailer,
     /// What token validation computed, while the change feed vouches for it (`[cache]`).
@@ -58,6 +62,7 @@ impl State {
             hasher,
             credential_keys,
             realm,
+            app_cred_secret_key: OnceLock::new(),
         })
     }
 

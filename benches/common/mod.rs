@@ -2,6 +2,8 @@
 //! server started in this process on a fresh store. Each benchmark uses a part of it.
 #![allow(dead_code)]
 
+use std::time::{Duration, Instant};
+
 use ironstone::app::Application;
 use ironstone::bootstrap;
 use ironstone::config::Config;
@@ -38,4 +40,71 @@ pub async fn serve_in_process(config: Config) -> String {
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     base
+}
+
+/// How long a load runs: a number of requests in all, or a time.
+#[derive(Clone, Copy)]
+pub enum Load {
+    Count(usize),
+    For(Duration),
+}
+
+/// The load generator every benchmark uses: `clients` closed-loop clients, each sending `f()`
+/// again as soon as the previous answer arrived, until the load is done. Returns every
+/// request's latency and the wall time.
+pub async fn run_parallel<F, Fut>(load: Load, clients: usize, f: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let start = Instant::now();
+    let mut handles = vec![];
+    for _ in 0..clients {
+        let f = f.clone();
+        handles.push(tokio::spawn(async move {
+            let mut lat = vec![];
+            loop {
+                match load {
+                    Load::Count(n) if lat.len() >= n.div_ceil(clients) => break,
+                    Load::For(d) if start.elapsed() >= d => break,
+                    _ => {}
+                }
+                let t = Instant::now();
+                f().await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = vec![];
+    for h in handles {
+        all.extend(h.await.expect("client task"));
+    }
+    (all, start.elapsed())
+}
+
+/// p-th percentile of sorted latencies.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+/// Requests per second, p50 and p99 of one load, as a line; returns (req/s, p50, p99).
+pub fn report(
+    what: &str,
+    n: usize,
+    mut lat: Vec<Duration>,
+    wall: Duration,
+) -> (f64, Duration, Duration) {
+    lat.sort();
+    let rate = n as f64 / wall.as_secs_f64();
+    let (p50, p99) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
+    println!(
+        "{what:<28} {n:>7} requests  {rate:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+    );
+    (rate, p50, p99)
 }

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::query::{created, list_response, no_content, ok, page, Query};
+use super::query::{created, no_content, ok, page_response, Paging, Query};
 use super::users::user_filter;
 use super::{render, resource, Caller, JsonBody};
 use crate::context::Ctx;
@@ -47,17 +47,20 @@ struct UpdateBody {
 async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Result<HttpResponse> {
     let ctx = Ctx::new(&state, &caller.0);
     let q = Query::of(&req);
+    let paging = Paging::of(&q, &state.config.list)?;
     let f = GroupFilter {
         name: q.text("name"),
         domain_id: q.exact("domain_id"),
-        ids: None,
+        marker: paging.marker.clone(),
+        limit: paging.fetch(),
+        ..Default::default()
     };
     let mut groups = identity::list_groups(&ctx, f).await?;
     groups.sort_by(|a, b| a.id.cmp(&b.id));
-    let (groups, next) = page(groups, |g| g.id.as_str(), &q)?;
+    let (groups, end) = paging.cut(groups, |g| g.id.as_str());
     let base = ctx.base();
     let items = groups.iter().map(|g| render::group(&base, g)).collect();
-    Ok(list_response(&req, &base, "groups", items, next))
+    Ok(page_response(&req, &base, "groups", items, end))
 }
 
 async fn create(
@@ -109,11 +112,17 @@ async fn members(
 ) -> Result<HttpResponse> {
     let ctx = Ctx::new(&state, &caller.0);
     let q = Query::of(&req);
-    let users = identity::users_in_group(&ctx, &path, user_filter(&q)?).await?;
-    let (users, next) = page(users, |u| u.user.id.as_str(), &q)?;
+    let paging = Paging::of(&q, &state.config.list)?;
+    let users = identity::users_in_group(
+        &ctx,
+        &path,
+        user_filter(&q)?.page(paging.marker.clone(), paging.fetch()),
+    )
+    .await?;
+    let (users, end) = paging.cut(users, |u| u.user.id.as_str());
     let base = ctx.base();
     let items = users.iter().map(|u| render::user(&base, u)).collect();
-    Ok(list_response(&req, &base, "users", items, next))
+    Ok(page_response(&req, &base, "users", items, end))
 }
 
 async fn add(

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::query::{created, list_response, no_content, ok, page, Query};
+use super::query::{created, list_response, no_content, ok, page_response, Paging, Query};
 use super::{render, resource, Caller, JsonBody};
 use crate::context::Ctx;
 use crate::error::Result;
@@ -72,6 +72,7 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
     if q.bool("is_domain")? == Some(true) {
         return Ok(list_response(&req, &base, "projects", vec![], None));
     }
+    let paging = Paging::of(&q, &state.config.list)?;
     let f = ProjectFilter {
         name: q.text("name"),
         domain_id: q.exact("domain_id"),
@@ -81,12 +82,14 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
         tags_any: q.tags("tags-any")?,
         not_tags: q.tags("not-tags")?,
         not_tags_any: q.tags("not-tags-any")?,
+        marker: paging.marker.clone(),
+        limit: paging.fetch(),
         ..Default::default()
     };
     let projects = manage::list_projects(&ctx, f).await?;
-    let (projects, next) = page(projects, |p| p.project.id.as_str(), &q)?;
+    let (projects, end) = paging.cut(projects, |p| p.project.id.as_str());
     let items = projects.iter().map(|p| render::project(&base, p)).collect();
-    Ok(list_response(&req, &base, "projects", items, next))
+    Ok(page_response(&req, &base, "projects", items, end))
 }
 
 async fn create(
@@ -212,17 +215,20 @@ async fn list_domains(
 ) -> Result<HttpResponse> {
     let ctx = Ctx::new(&state, &caller.0);
     let q = Query::of(&req);
+    let paging = Paging::of(&q, &state.config.list)?;
     let f = DomainFilter {
         name: q.text("name"),
         enabled: q.bool("enabled")?,
-        ids: None,
+        marker: paging.marker.clone(),
+        limit: paging.fetch(),
+        ..Default::default()
     };
     let mut domains = manage::list_domains(&ctx, f).await?;
     domains.sort_by(|a, b| a.id.cmp(&b.id));
-    let (domains, next) = page(domains, |d| d.id.as_str(), &q)?;
+    let (domains, end) = paging.cut(domains, |d| d.id.as_str());
     let base = ctx.base();
     let items = domains.iter().map(|d| render::domain(&base, d)).collect();
-    Ok(list_response(&req, &base, "domains", items, next))
+    Ok(page_response(&req, &base, "domains", items, end))
 }
 
 async fn create_domain(

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use crate::config::ListConfig;
 use crate::error::{Error, Result};
 use crate::store::filter::{TextFilter, TextOp};
 
@@ -136,27 +137,59 @@ fn url_with(base: &str, path: &str, pairs: &[(String, String)]) -> String {
     }
 }
 
-/// A page of a list sorted by id: items after `marker`, at most `limit`. Returns the page and the
-/// marker for the next page when there is one.
-pub fn page<T>(
-    items: Vec<T>,
-    id: impl Fn(&T) -> &str,
-    q: &Query,
-) -> Result<(Vec<T>, Option<String>)> {
-    let limit = q.limit()?;
-    let marker = q.marker();
-    let mut items: Vec<T> = match &marker {
-        Some(m) => items.into_iter().filter(|t| id(t) > m.as_str()).collect(),
-        None => items,
-    };
-    let mut next = None;
-    if let Some(n) = limit {
-        if items.len() > n {
-            items.truncate(n);
-            next = items.last().map(|t| id(t).to_string());
-        }
+/// The page a list request asks for, within the server's `[list]` limits. Lists are sorted by id;
+/// the store fetches the rows after `marker`, one more than the page holds, so that a cut list
+/// is known without counting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    pub marker: Option<String>,
+    /// Entities on this page; `None`: all of them.
+    pub limit: Option<usize>,
+    /// The limit is the server's (`default_limit`, or `max_limit` capping the request's), not
+    /// the one the request asked for: a list it cuts is `truncated` (Keystone's `list_limit`).
+    server_limit: bool,
+}
+
+/// How a page ends: where the next one starts, and whether the server's limit cut the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageEnd {
+    pub next_marker: Option<String>,
+    pub truncated: bool,
+}
+
+impl Paging {
+    pub fn of(q: &Query, limits: &ListConfig) -> Result<Paging> {
+        let asked = q.limit()?;
+        let (limit, server_limit) = match (asked, limits.max_limit) {
+            (Some(n), Some(max)) if n > max => (Some(max), true),
+            (Some(n), _) => (Some(n), false),
+            (None, _) => (limits.default_limit.or(limits.max_limit), true),
+        };
+        Ok(Paging {
+            marker: q.marker(),
+            limit,
+            server_limit,
+        })
     }
-    Ok((items, next))
+
+    /// Rows the store should return: one more than the page, to see whether more follow.
+    pub fn fetch(&self) -> Option<i64> {
+        self.limit
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX - 1).saturating_add(1))
+    }
+
+    /// Cuts rows fetched with `fetch()` (after the marker, sorted by `id`) to the page.
+    pub fn cut<T>(&self, mut items: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, PageEnd) {
+        let mut end = PageEnd::default();
+        if let Some(n) = self.limit {
+            if items.len() > n {
+                items.truncate(n);
+                end.next_marker = items.last().map(|t| id(t).to_string());
+                end.truncated = self.server_limit;
+            }
+        }
+        (items, end)
+    }
 }
 
 /// `{"<key>": [...], "links": {"self", "previous", "next"}}`.
@@ -167,6 +200,31 @@ pub fn list_response(
     items: Vec<Value>,
     next_marker: Option<String>,
 ) -> HttpResponse {
+    page_response(
+        req,
+        base,
+        key,
+        items,
+        PageEnd {
+            next_marker,
+            truncated: false,
+        },
+    )
+}
+
+/// A list page: as `list_response`, plus Keystone's `"truncated": true` when the server's limit
+/// cut the list.
+pub fn page_response(
+    req: &HttpRequest,
+    base: &str,
+    key: &str,
+    items: Vec<Value>,
+    end: PageEnd,
+) -> HttpResponse {
+    let PageEnd {
+        next_marker,
+        truncated,
+    } = end;
     let q = Query::of(req);
     let path = req.path();
     let next = next_marker.map(|m| {
@@ -180,6 +238,9 @@ pub fn list_response(
         "links".into(),
         json!({"self": url_with(base, path, &q.pairs), "previous": null, "next": next}),
     );
+    if truncated {
+        body.insert("truncated".into(), Value::Bool(true));
+    }
     HttpResponse::Ok().json(Value::Object(body))
 }
 
@@ -193,4 +254,79 @@ pub fn ok(key: &str, v: Value) -> HttpResponse {
 
 pub fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(s: &str) -> Query {
+        Query {
+            pairs: url::form_urlencoded::parse(s.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    fn limits(default_limit: Option<usize>, max_limit: Option<usize>) -> ListConfig {
+        ListConfig {
+            default_limit,
+            max_limit,
+        }
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{i:03}")).collect()
+    }
+
+    #[test]
+    fn without_limits_a_list_is_whole_and_never_truncated() {
+        let p = Paging::of(&query(""), &limits(None, None)).unwrap();
+        assert_eq!(p.fetch(), None);
+        let (items, end) = p.cut(ids(5), |s| s);
+        assert_eq!(items.len(), 5);
+        assert_eq!(end, PageEnd::default());
+    }
+
+    #[test]
+    fn the_callers_limit_pages_without_truncated() {
+        let p = Paging::of(&query("limit=2&marker=x"), &limits(None, Some(10))).unwrap();
+        assert_eq!((p.marker.as_deref(), p.fetch()), (Some("x"), Some(3)));
+        let (items, end) = p.cut(ids(3), |s| s);
+        assert_eq!(items, ids(2));
+        assert_eq!(end.next_marker.as_deref(), Some("001"));
+        assert!(!end.truncated);
+        // Exactly a page: no next page.
+        let (_, end) = p.cut(ids(2), |s| s);
+        assert_eq!(end, PageEnd::default());
+    }
+
+    #[test]
+    fn the_servers_limits_cut_and_say_truncated() {
+        // default_limit applies without `limit`.
+        let p = Paging::of(&query(""), &limits(Some(2), Some(4))).unwrap();
+        let (items, end) = p.cut(ids(3), |s| s);
+        assert_eq!((items.len(), end.truncated), (2, true));
+        // max_limit caps a larger `limit` and alone applies without `limit`.
+        let p = Paging::of(&query("limit=100"), &limits(None, Some(4))).unwrap();
+        assert_eq!(p.fetch(), Some(5));
+        let (items, end) = p.cut(ids(9), |s| s);
+        assert_eq!(items.len(), 4);
+        assert!(end.truncated);
+        assert_eq!(end.next_marker.as_deref(), Some("003"));
+        let p = Paging::of(&query(""), &limits(None, Some(4))).unwrap();
+        assert!(p.cut(ids(5), |s| s).1.truncated);
+        // Nothing cut, nothing truncated.
+        assert!(!p.cut(ids(4), |s| s).1.truncated);
+    }
+
+    #[test]
+    fn a_bad_limit_is_a_400_that_names_it() {
+        for bad in ["limit=0", "limit=-1", "limit=ten"] {
+            let err = Paging::of(&query(bad), &limits(None, None))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("'limit'"), "{bad}: {err}");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::query::{created, list_response, no_content, ok, page, Query};
+use super::query::{created, list_response, no_content, ok, page_response, Paging, Query};
 use super::{render, resource, Caller, JsonBody};
 use crate::assignment::manage::{self, AssignmentQuery, GrantRef, RoleCreate, RoleUpdate};
 use crate::context::Ctx;
@@ -73,13 +73,16 @@ struct UpdateBody {
 async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Result<HttpResponse> {
     let ctx = Ctx::new(&state, &caller.0);
     let q = Query::of(&req);
-    let f = manage::role_filter(q.text("name"), q.exact("domain_id"));
+    let paging = Paging::of(&q, &state.config.list)?;
+    let mut f = manage::role_filter(q.text("name"), q.exact("domain_id"));
+    f.marker = paging.marker.clone();
+    f.limit = paging.fetch();
     let mut roles = manage::list_roles(&ctx, f).await?;
     roles.sort_by(|a, b| a.id.cmp(&b.id));
-    let (roles, next) = page(roles, |r| r.id.as_str(), &q)?;
+    let (roles, end) = paging.cut(roles, |r| r.id.as_str());
     let base = ctx.base();
     let items = roles.iter().map(|r| render::role(&base, r)).collect();
-    Ok(list_response(&req, &base, "roles", items, next))
+    Ok(page_response(&req, &base, "roles", items, end))
 }
 
 async fn create(

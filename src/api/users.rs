@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::query::{created, list_response, no_content, ok, page, Query};
+use super::query::{created, list_response, no_content, ok, page_response, Paging, Query};
 use super::{render, resource, Caller, JsonBody};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
@@ -81,11 +81,16 @@ pub(crate) fn user_filter(q: &Query) -> Result<UserFilter> {
 async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Result<HttpResponse> {
     let ctx = Ctx::new(&state, &caller.0);
     let q = Query::of(&req);
-    let users = identity::list_users(&ctx, user_filter(&q)?).await?;
-    let (users, next) = page(users, |u| u.user.id.as_str(), &q)?;
+    let paging = Paging::of(&q, &state.config.list)?;
+    let users = identity::list_users(
+        &ctx,
+        user_filter(&q)?.page(paging.marker.clone(), paging.fetch()),
+    )
+    .await?;
+    let (users, end) = paging.cut(users, |u| u.user.id.as_str());
     let base = ctx.base();
     let items = users.iter().map(|u| render::user(&base, u)).collect();
-    Ok(list_response(&req, &base, "users", items, next))
+    Ok(page_response(&req, &base, "users", items, end))
 }
 
 async fn create(

@@ -513,6 +513,20 @@ fn projects_reached(c: &mut DbConnection, a: &Assignment) -> Result<Vec<String>>
     })
 }
 
+/// The projects above `project`, nearest first (not including it).
+fn ancestors(c: &mut DbConnection, project: &store::Project) -> Result<Vec<String>> {
+    let mut out: Vec<String> = vec![];
+    let mut next = project.parent_id.clone();
+    while let Some(id) = next.take() {
+        if id == project.id || out.contains(&id) {
+            break;
+        }
+        next = store::get_project(c, &id)?.and_then(|p| p.parent_id);
+        out.push(id);
+    }
+    Ok(out)
+}
+
 /// Projects under `id` (not including it).
 fn descendants(c: &mut DbConnection, id: &str) -> Result<Vec<String>> {
     let mut out = vec![];
@@ -701,20 +715,28 @@ pub async fn role_assignments(
         .run(move |c| {
             let mut lines = collect(c, &q, &base)?;
             if let Some(d) = &restrict_domain {
-                let mut in_domain = BTreeSet::new();
-                for l in &lines {
-                    let ok = match l.target_type.as_str() {
-                        TARGET_DOMAIN => l.target_id == *d,
-                        TARGET_PROJECT => {
-                            store::get_project(c, &l.target_id)?.is_some_and(|p| p.domain_id == *d)
-                        }
-                        _ => false,
-                    };
-                    if ok {
-                        in_domain.insert(l.clone());
-                    }
-                }
-                lines.retain(|l| in_domain.contains(l));
+                // The domain's projects among the lines' targets, in one query per 10,000.
+                let targets: BTreeSet<String> = lines
+                    .iter()
+                    .filter(|l| l.target_type == TARGET_PROJECT)
+                    .map(|l| l.target_id.clone())
+                    .collect();
+                let in_domain: BTreeSet<String> = store::list_projects(
+                    c,
+                    &ProjectFilter {
+                        domain_id: Some(d.clone()),
+                        ids: Some(targets.into_iter().collect()),
+                        ..Default::default()
+                    },
+                )?
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+                lines.retain(|l| match l.target_type.as_str() {
+                    TARGET_DOMAIN => l.target_id == *d,
+                    TARGET_PROJECT => in_domain.contains(&l.target_id),
+                    _ => false,
+                });
             }
             let names = if q.include_names {
                 Some(names_for(c, &lines)?)
@@ -740,13 +762,49 @@ fn collect(c: &mut DbConnection, q: &AssignmentQuery, base: &str) -> Result<Vec<
     if let Some(g) = &q.group_id {
         actor_ids = Some(vec![g.clone()]);
     }
-    let raw = store::list_assignments(
-        c,
-        &AssignmentFilter {
-            actor_ids,
-            ..Default::default()
-        },
-    )?;
+    let project_scope: Option<BTreeSet<String>> = match &q.project_id {
+        Some(p) if q.include_subtree => {
+            let mut s: BTreeSet<String> = descendants(c, p)?.into_iter().collect();
+            s.insert(p.clone());
+            Some(s)
+        }
+        Some(p) => Some(BTreeSet::from([p.clone()])),
+        None => None,
+    };
+    // Only the grants that can yield a line in the asked scope are read (the filters below
+    // still decide): not every assignment of the cloud.
+    let mut filter = AssignmentFilter {
+        actor_ids,
+        ..Default::default()
+    };
+    if let (Some(scope), Some(p)) = (&project_scope, &q.project_id) {
+        let mut targets: Vec<String> = scope.iter().cloned().collect();
+        if q.effective {
+            // Inherited grants reach the scope from its ancestors and its domain.
+            if let Some(project) = store::get_project(c, p)? {
+                targets.push(project.domain_id.clone());
+                targets.extend(ancestors(c, &project)?);
+            }
+        } else {
+            filter.target_type = Some(TARGET_PROJECT.into());
+        }
+        filter.target_ids = Some(targets);
+    } else if let Some(d) = &q.domain_id {
+        // Domain lines come only from grants on the domain itself.
+        filter.target_type = Some(TARGET_DOMAIN.into());
+        filter.target_ids = Some(vec![d.clone()]);
+    } else if q.system {
+        filter.target_type = Some(TARGET_SYSTEM.into());
+        filter.target_ids = Some(vec![SYSTEM_ALL.into()]);
+    }
+    if !q.effective {
+        // Effective lines of a role may come from grants of roles that imply it.
+        filter.role_ids = q.role_id.clone().map(|r| vec![r]);
+        if q.inherited_only {
+            filter.inherited = Some(true);
+        }
+    }
+    let raw = store::list_assignments(c, &filter)?;
     let mut lines: BTreeSet<AssignmentView> = BTreeSet::new();
     for a in raw {
         let link = format!("{base}{}", assignment_path(&a));
@@ -758,11 +816,15 @@ fn collect(c: &mut DbConnection, q: &AssignmentQuery, base: &str) -> Result<Vec<
         let targets: Vec<(String, String)> = if a.inherited {
             projects_reached(c, &a)?
                 .into_iter()
+                .filter(|p| project_scope.as_ref().is_none_or(|s| s.contains(p)))
                 .map(|p| (TARGET_PROJECT.to_string(), p))
                 .collect()
         } else {
             vec![(a.target_type.clone(), a.target_id.clone())]
         };
+        if targets.is_empty() {
+            continue;
+        }
         let members: Vec<(String, Option<String>)> = if a.actor_type == ACTOR_GROUP {
             store::user_ids_in_group(c, &a.actor_id)?
                 .into_iter()
@@ -803,15 +865,6 @@ fn collect(c: &mut DbConnection, q: &AssignmentQuery, base: &str) -> Result<Vec<
             }
         }
     }
-    let project_scope: Option<BTreeSet<String>> = match &q.project_id {
-        Some(p) if q.include_subtree => {
-            let mut s: BTreeSet<String> = descendants(c, p)?.into_iter().collect();
-            s.insert(p.clone());
-            Some(s)
-        }
-        Some(p) => Some(BTreeSet::from([p.clone()])),
-        None => None,
-    };
     Ok(lines
         .into_iter()
         .filter(|l| q.role_id.as_ref().is_none_or(|r| *r == l.role_id))
@@ -913,7 +966,7 @@ pub fn role_filter(
     RoleFilter {
         name,
         domain_id: Some(domain_id),
-        ids: None,
+        ..Default::default()
     }
 }
 

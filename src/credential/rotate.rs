@@ -48,6 +48,7 @@ pub async fn rotate(store: &Store, repo: &KeyRepository) -> Result<Rotated> {
                     changed += 1;
                 }
             }
+            super::secret_hash::reencrypt(c, &keys)?;
             Ok((done, changed))
         })
         .await?;

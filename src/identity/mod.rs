@@ -594,14 +594,17 @@ fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
     Some(ctx.now.naive_utc() - chrono::Duration::days(days.into()))
 }
 
+/// Each user with its options, fetched for all of them at once.
 fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<(User, Vec<UserOption>)>> {
-    users
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let mut options = store::user_options_of(c, &ids)?;
+    Ok(users
         .into_iter()
         .map(|user| {
-            let options = store::user_options(c, &user.id)?;
-            Ok((user, options))
+            let o = options.remove(&user.id).unwrap_or_default();
+            (user, o)
         })
-        .collect()
+        .collect())
 }
 
 pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<UserView> {

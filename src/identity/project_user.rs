@@ -80,7 +80,7 @@ pub(crate) fn find_role(c: &mut DbConnection, domain_id: &str, r: &str) -> Resul
             &RoleFilter {
                 name: Some(TextFilter::eq(r)),
                 domain_id: Some(domain),
-                ids: None,
+                ..Default::default()
             },
         )?;
         if let Some(role) = hit.into_iter().next() {

@@ -208,13 +208,16 @@ pub async fn list_projects(ctx: &Ctx<'_>, mut f: ProjectFilter) -> Result<Vec<Pr
     ctx.state
         .store
         .run(move |c| {
-            store::list_projects(c, &f)?
+            let projects = store::list_projects(c, &f)?;
+            let ids: Vec<String> = projects.iter().map(|p| p.id.clone()).collect();
+            let mut tags = store::tags_of_projects(c, &ids)?;
+            Ok(projects
                 .into_iter()
                 .map(|project| {
-                    let tags = store::project_tags(c, &project.id)?;
-                    Ok(ProjectView { project, tags })
+                    let tags = tags.remove(&project.id).unwrap_or_default();
+                    ProjectView { project, tags }
                 })
-                .collect()
+                .collect())
         })
         .await
 }

@@ -86,18 +86,23 @@ pub struct RoleFilter {
     /// `Some(None)`: global roles only; `Some(Some(d))`: roles of domain d; `None`: global roles.
     pub domain_id: Option<Option<String>>,
     pub ids: Option<Vec<String>>,
+    /// With `marker` or `limit`: sorted by id, after `marker`, at most `limit` (a page);
+    /// otherwise sorted by name.
+    pub marker: Option<String>,
+    pub limit: Option<i64>,
 }
 
 pub fn list_roles(conn: &mut DbConnection, f: &RoleFilter) -> Result<Vec<Role>> {
+    let paged = f.marker.is_some() || f.limit.is_some();
     let each = |ids| RoleFilter {
         ids: Some(ids),
         ..f.clone()
     };
     if let Some(rows) = super::list_in_chunks(
         f.ids.as_ref(),
-        None,
+        f.limit,
         |ids| list_roles(conn, &each(ids)),
-        |r| r.name.clone(),
+        |r| if paged { r.id.clone() } else { r.name.clone() },
     ) {
         return rows;
     }
@@ -112,7 +117,16 @@ pub fn list_roles(conn: &mut DbConnection, f: &RoleFilter) -> Result<Vec<Role>> 
     if let Some(ids) = &f.ids {
         q = q.filter(roles::id.eq_any(ids.clone()));
     }
-    Ok(q.order(roles::name.asc()).load(conn)?)
+    if !paged {
+        return Ok(q.order(roles::name.asc()).load(conn)?);
+    }
+    if let Some(marker) = &f.marker {
+        q = q.filter(roles::id.gt(marker.clone()));
+    }
+    if let Some(limit) = f.limit {
+        q = q.limit(limit);
+    }
+    Ok(q.order(roles::id.asc()).load(conn)?)
 }
 
 pub fn roles_by_ids(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Role>> {

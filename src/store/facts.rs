@@ -18,15 +18,23 @@ pub fn get_fact(conn: &mut DbConnection, name: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
-/// Records `name` unless it is already recorded; returns the value that stands.
+/// Records `name` unless it is already recorded; returns the value that stands. Two nodes
+/// recording at once: one insert wins and both return its value.
 pub fn record_fact_once(conn: &mut DbConnection, name: &str, value: &str) -> Result<String> {
     if let Some(v) = get_fact(conn, name)? {
         return Ok(v);
     }
-    diesel::insert_into(system_facts::table)
-        .values((system_facts::name.eq(name), system_facts::value.eq(value)))
-        .execute(conn)?;
-    Ok(value.to_string())
+    let inserted = super::insert_once(conn, |c| {
+        diesel::insert_into(system_facts::table)
+            .values((system_facts::name.eq(name), system_facts::value.eq(value)))
+            .execute(c)
+    })?;
+    if inserted {
+        return Ok(value.to_string());
+    }
+    get_fact(conn, name)?.ok_or_else(|| {
+        crate::error::Error::internal(format!("fact {name} vanished while being recorded"))
+    })
 }
 
 /// Records `name` = `value`, replacing what was recorded.

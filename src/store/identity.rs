@@ -273,6 +273,17 @@ pub struct UserFilter {
     pub limit: Option<i64>,
 }
 
+impl UserFilter {
+    /// This filter for one page: sorted by id, after `marker`, at most `limit` rows.
+    pub fn page(self, marker: Option<String>, limit: Option<i64>) -> UserFilter {
+        UserFilter {
+            marker,
+            limit,
+            ..self
+        }
+    }
+}
+
 pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> {
     let each = |ids| UserFilter {
         ids: Some(ids),
@@ -346,6 +357,24 @@ pub fn user_options(conn: &mut DbConnection, user_id: &str) -> Result<Vec<UserOp
         .filter(user_options::user_id.eq(user_id))
         .select(UserOption::as_select())
         .load(conn)?)
+}
+
+/// The options of many users in one query per `MAX_IN_LIST` users, grouped by user.
+pub fn user_options_of(
+    conn: &mut DbConnection,
+    user_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<UserOption>>> {
+    let mut out: std::collections::HashMap<String, Vec<UserOption>> = Default::default();
+    for chunk in user_ids.chunks(super::MAX_IN_LIST) {
+        let rows: Vec<UserOption> = user_options::table
+            .filter(user_options::user_id.eq_any(chunk))
+            .select(UserOption::as_select())
+            .load(conn)?;
+        for o in rows {
+            out.entry(o.user_id.clone()).or_default().push(o);
+        }
+    }
+    Ok(out)
 }
 
 /// Sets (`Some`) or removes (`None`) one user option.
@@ -447,18 +476,23 @@ pub struct GroupFilter {
     pub name: Option<TextFilter>,
     pub domain_id: Option<String>,
     pub ids: Option<Vec<String>>,
+    /// With `marker` or `limit`: sorted by id, after `marker`, at most `limit` (a page);
+    /// otherwise sorted by name.
+    pub marker: Option<String>,
+    pub limit: Option<i64>,
 }
 
 pub fn list_groups(conn: &mut DbConnection, f: &GroupFilter) -> Result<Vec<Group>> {
+    let paged = f.marker.is_some() || f.limit.is_some();
     let each = |ids| GroupFilter {
         ids: Some(ids),
         ..f.clone()
     };
     if let Some(rows) = super::list_in_chunks(
         f.ids.as_ref(),
-        None,
+        f.limit,
         |ids| list_groups(conn, &each(ids)),
-        |g| g.name.clone(),
+        |g| if paged { g.id.clone() } else { g.name.clone() },
     ) {
         return rows;
     }
@@ -472,7 +506,16 @@ pub fn list_groups(conn: &mut DbConnection, f: &GroupFilter) -> Result<Vec<Group
     if let Some(ids) = &f.ids {
         q = q.filter(groups::id.eq_any(ids.clone()));
     }
-    Ok(q.order(groups::name.asc()).load(conn)?)
+    if !paged {
+        return Ok(q.order(groups::name.asc()).load(conn)?);
+    }
+    if let Some(marker) = &f.marker {
+        q = q.filter(groups::id.gt(marker.clone()));
+    }
+    if let Some(limit) = f.limit {
+        q = q.limit(limit);
+    }
+    Ok(q.order(groups::id.asc()).load(conn)?)
 }
 
 pub fn add_user_to_group(conn: &mut DbConnection, user_id: &str, group_id: &str) -> Result<()> {

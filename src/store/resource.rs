@@ -67,18 +67,23 @@ pub struct DomainFilter {
     pub name: Option<TextFilter>,
     pub enabled: Option<bool>,
     pub ids: Option<Vec<String>>,
+    /// With `marker` or `limit`: sorted by id, after `marker`, at most `limit` (a page);
+    /// otherwise sorted by name.
+    pub marker: Option<String>,
+    pub limit: Option<i64>,
 }
 
 pub fn list_domains(conn: &mut DbConnection, f: &DomainFilter) -> Result<Vec<Domain>> {
+    let paged = f.marker.is_some() || f.limit.is_some();
     let each = |ids| DomainFilter {
         ids: Some(ids),
         ..f.clone()
     };
     if let Some(rows) = super::list_in_chunks(
         f.ids.as_ref(),
-        None,
+        f.limit,
         |ids| list_domains(conn, &each(ids)),
-        |d| d.name.clone(),
+        |d| if paged { d.id.clone() } else { d.name.clone() },
     ) {
         return rows;
     }
@@ -92,7 +97,16 @@ pub fn list_domains(conn: &mut DbConnection, f: &DomainFilter) -> Result<Vec<Dom
     if let Some(ids) = &f.ids {
         q = q.filter(domains::id.eq_any(ids.clone()));
     }
-    Ok(q.order(domains::name.asc()).load(conn)?)
+    if !paged {
+        return Ok(q.order(domains::name.asc()).load(conn)?);
+    }
+    if let Some(marker) = &f.marker {
+        q = q.filter(domains::id.gt(marker.clone()));
+    }
+    if let Some(limit) = f.limit {
+        q = q.limit(limit);
+    }
+    Ok(q.order(domains::id.asc()).load(conn)?)
 }
 
 pub fn get_project(conn: &mut DbConnection, id: &str) -> Result<Option<Project>> {
@@ -276,6 +290,25 @@ pub fn project_tags(conn: &mut DbConnection, project_id: &str) -> Result<Vec<Str
         .select(project_tags::name)
         .order(project_tags::name.asc())
         .load(conn)?)
+}
+
+/// The tags of many projects in one query per `MAX_IN_LIST` projects, sorted, by project.
+pub fn tags_of_projects(
+    conn: &mut DbConnection,
+    project_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<String>>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for chunk in project_ids.chunks(super::MAX_IN_LIST) {
+        let rows: Vec<(String, String)> = project_tags::table
+            .filter(project_tags::project_id.eq_any(chunk))
+            .select((project_tags::project_id, project_tags::name))
+            .order((project_tags::project_id.asc(), project_tags::name.asc()))
+            .load(conn)?;
+        for (project_id, tag) in rows {
+            out.entry(project_id).or_default().push(tag);
+        }
+    }
+    Ok(out)
 }
 
 /// Applies the change from `base` (the tags the caller read) to `new`: removes the tags it

@@ -285,7 +285,6 @@ diesel::table! {
     }
 }
 
-
 diesel::joinable!(invitation_roles -> invitations (invitation_id));
 diesel::joinable!(invitation_roles -> roles (role_id));
 diesel::joinable!(account_links -> invitations (invitation_id));

@@ -6,7 +6,7 @@ pub mod payload;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
-pub use keys::{KeyRepository, KeyRing};
+pub use keys::{KeyRepository, KeyRing, Keys};
 pub use payload::Payload;
 
 use crate::error::{Error, Result};

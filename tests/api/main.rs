@@ -7,6 +7,7 @@ mod smtp;
 
 mod access_keys;
 mod account_mail;
+mod app_cred_secrets;
 mod auth;
 mod auth_rules;
 mod bad_input;
@@ -21,6 +22,7 @@ mod hashing;
 mod inactivity;
 mod invitations;
 mod links;
+mod lists;
 mod mail;
 mod management;
 mod metrics;

@@ -1,0 +1,7 @@
+DROP INDEX project_tags_name_idx;
+DROP INDEX application_credential_roles_role_idx;
+DROP INDEX application_credentials_project_idx;
+DROP INDEX projects_parent_idx;
+DROP INDEX role_assignments_role_idx;
+DROP INDEX revocation_events_domain_idx;
+DROP INDEX revocation_events_app_cred_idx;
