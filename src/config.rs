@@ -31,6 +31,37 @@ pub struct Config {
     pub security_compliance: SecurityComplianceConfig,
     pub password_policy: PasswordPolicyConfig,
     pub metrics: MetricsConfig,
+    pub totp: TotpConfig,
+    pub receipt: ReceiptConfig,
+}
+
+/// The `totp` auth method (RFC 6238: SHA-1, 6 digits, 30 s steps, as Keystone).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpConfig {
+    /// Steps before and after the current one whose passcode is also accepted (clock skew).
+    pub skew_steps: u32,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        TotpConfig { skew_steps: 1 }
+    }
+}
+
+/// Auth receipts: what a login that satisfied only part of a user's MFA rules gets back
+/// (Keystone's `[receipt]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptConfig {
+    /// Receipt lifetime in seconds (Keystone's default: 300).
+    pub expiration: u64,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        ReceiptConfig { expiration: 300 }
+    }
 }
 
 /// `/metrics` (Prometheus) is served only on a listener of its own, never on the public API port.
@@ -164,6 +195,8 @@ impl Default for Config {
             security_compliance: SecurityComplianceConfig::default(),
             password_policy: PasswordPolicyConfig::default(),
             metrics: MetricsConfig::default(),
+            totp: TotpConfig::default(),
+            receipt: ReceiptConfig::default(),
         }
     }
 }
@@ -181,6 +214,7 @@ impl Default for TokenConfig {
                 "mapped",
                 "application_credential",
                 "ec2credential",
+                "totp",
             ]
             .map(String::from)
             .to_vec(),
@@ -295,6 +329,13 @@ impl Config {
         const DAY: u64 = 86_400;
         let t = &self.token;
         bounded("token.expiration (seconds)", t.expiration, 1, 366 * DAY)?;
+        bounded("totp.skew_steps", self.totp.skew_steps as u64, 0, 10)?;
+        bounded(
+            "receipt.expiration (seconds)",
+            self.receipt.expiration,
+            1,
+            DAY,
+        )?;
         bounded(
             "token.allow_expired_window (seconds)",
             t.allow_expired_window,

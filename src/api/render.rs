@@ -73,6 +73,7 @@ pub fn user(base: &str, v: &UserView) -> Value {
         "enabled": u.enabled && !v.inactive,
         "password_expires_at": u.password_expires_at.as_ref().map(time),
         "options": options_of(&v.options),
+        "OS-PCU:mfa_enabled": v.mfa_enabled,
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
     });
     if let Value::Object(m) = &mut out {

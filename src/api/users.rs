@@ -52,6 +52,7 @@ pub(crate) fn user_filter(q: &Query) -> Result<UserFilter> {
         domain_id: q.exact("domain_id"),
         enabled: q.bool("enabled")?,
         bound_project_id: q.exact("OS-PCU:bound_project_id"),
+        mfa_enabled: q.bool("OS-PCU:mfa_enabled")?,
         ..Default::default()
     })
 }

@@ -1,6 +1,7 @@
 //! Users and groups: creation (with generated PCU-style names), changes and their consequences
 //! (revocation, application-credential cascades), memberships. Policy is enforced here.
 
+pub mod mfa;
 pub mod names;
 pub mod operator;
 pub mod password_policy;
@@ -103,6 +104,8 @@ pub struct UserView {
     pub inactive: bool,
     /// A password Ironstone generated in this request: shown once, never stored in clear.
     pub generated_password: Option<SecretString>,
+    /// `OS-PCU:mfa_enabled`: MFA rules are enforced and the user has a TOTP credential.
+    pub mfa_enabled: bool,
 }
 
 impl UserView {
@@ -118,8 +121,20 @@ impl UserView {
             options,
             inactive,
             generated_password: None,
+            mfa_enabled: false,
         }
     }
+
+    /// Sets `mfa_enabled` from whether the user has a TOTP credential.
+    fn with_totp(mut self, ctx: &Ctx, has_totp: bool) -> UserView {
+        self.mfa_enabled =
+            has_totp && !mfa::rules_of(&self.options, &ctx.state.config.token.methods).is_empty();
+        self
+    }
+}
+
+fn has_totp(c: &mut DbConnection, user_id: &str) -> Result<bool> {
+    Ok(!store::list_credentials(c, Some(user_id), Some(crate::auth::totp::TOTP_TYPE))?.is_empty())
 }
 
 /// The one way a request sets a password: given, generated, or neither.
@@ -153,20 +168,7 @@ fn user_target(u: &User) -> Target<'_> {
     }
 }
 
-/// Options Keystone knows that Ironstone does not enforce yet: setting them to anything but
-/// their default is refused, so that nobody believes a protection is on when it is not.
-const NOT_ENFORCED_YET: &[(&str, &str)] = &[
-    (
-        "multi_factor_auth_enabled",
-        "multi-factor authentication is not available yet",
-    ),
-    (
-        "multi_factor_auth_rules",
-        "multi-factor authentication is not available yet",
-    ),
-];
-
-fn check_options(options: &Map<String, Value>) -> Result<()> {
+fn check_options(options: &Map<String, Value>, methods: &[String]) -> Result<()> {
     for (k, v) in options {
         if !USER_OPTIONS.contains(&k.as_str()) {
             return Err(Error::validation(format!(
@@ -174,26 +176,12 @@ fn check_options(options: &Map<String, Value>) -> Result<()> {
                 USER_OPTIONS.join(", ")
             )));
         }
-        let ok = match k.as_str() {
-            "multi_factor_auth_rules" => v.is_array() || v.is_null(),
-            _ => v.is_boolean() || v.is_null(),
-        };
-        if !ok {
+        if k == mfa::MFA_RULES {
+            mfa::check_rules(v, methods)?;
+        } else if !(v.is_boolean() || v.is_null()) {
             return Err(Error::validation(format!(
-                "Invalid input for field 'user.options.{k}': expecting a boolean (or a list of lists for multi_factor_auth_rules)."
+                "Invalid input for field 'user.options.{k}': expecting a boolean."
             )));
-        }
-        let is_default = match v {
-            Value::Null | Value::Bool(false) => true,
-            Value::Array(a) => a.is_empty(),
-            _ => false,
-        };
-        if let Some((_, why)) = NOT_ENFORCED_YET.iter().find(|(name, _)| name == k) {
-            if !is_default {
-                return Err(Error::validation(format!(
-                    "Invalid input for field 'user.options.{k}': this option is not enforced by this server ({why}); it is refused rather than stored without effect."
-                )));
-            }
         }
     }
     Ok(())
@@ -371,7 +359,7 @@ async fn create_user_bound(
         check_phone(phone)?;
     }
     if let Some(options) = &req.options {
-        check_options(options)?;
+        check_options(options, &ctx.state.config.token.methods)?;
     }
     if let Some(p) = &req.default_project_id {
         authorize_default_project(ctx, "create_user", &domain_id, p).await?;
@@ -527,10 +515,10 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
         .run(move |c| {
             let user = found(store::get_user(c, &id)?, "user", &id)?;
             let options = store::user_options(c, &id)?;
-            Ok((user, options))
+            Ok((user, options, has_totp(c, &id)?))
         })
         .await?;
-    let view = UserView::new(ctx, view.0, view.1);
+    let view = UserView::new(ctx, view.0, view.1).with_totp(ctx, view.2);
     ctx.enforce("get_user", user_target(&view.user))?;
     Ok(view)
 }
@@ -549,7 +537,7 @@ pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(u, o)| UserView::new(ctx, u, o))
+        .map(|(u, o, t)| UserView::new(ctx, u, o).with_totp(ctx, t))
         .collect())
 }
 
@@ -563,12 +551,15 @@ fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
     Some(ctx.now.naive_utc() - chrono::Duration::days(days.into()))
 }
 
-fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<(User, Vec<UserOption>)>> {
+type UserRow = (User, Vec<UserOption>, bool);
+
+fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<UserRow>> {
     users
         .into_iter()
         .map(|user| {
             let options = store::user_options(c, &user.id)?;
-            Ok((user, options))
+            let totp = has_totp(c, &user.id)?;
+            Ok((user, options, totp))
         })
         .collect()
 }
@@ -592,7 +583,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
         check_phone(phone)?;
     }
     if let Some(options) = &req.options {
-        check_options(options)?;
+        check_options(options, &ctx.state.config.token.methods)?;
     }
     if let Some(Some(p)) = &req.default_project_id {
         if current.default_project_id.as_ref() != Some(p) {
@@ -701,7 +692,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
     let revoker = ctx.revoker();
     let guard = ctx.realm_guard("update_user");
     let config = ctx.state.config.clone();
-    let (user, options, generated) = ctx
+    let result = ctx
         .state
         .store
         .tx(move |c| {
@@ -755,10 +746,12 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             }
             let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
             let options = store::user_options(c, &user.id)?;
-            Ok((user, options, generated))
+            let totp = has_totp(c, &user.id)?;
+            Ok((user, options, generated, totp))
         })
         .await?;
-    let mut view = UserView::new(ctx, user, options);
+    let (user, options, generated, totp) = result;
+    let mut view = UserView::new(ctx, user, options).with_totp(ctx, totp);
     view.generated_password = generated;
     Ok(view)
 }
@@ -1146,6 +1139,6 @@ pub async fn users_in_group(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(u, o)| UserView::new(ctx, u, o))
+        .map(|(u, o, t)| UserView::new(ctx, u, o).with_totp(ctx, t))
         .collect())
 }

@@ -263,6 +263,8 @@ pub struct UserFilter {
     pub domain_id: Option<String>,
     pub enabled: Option<bool>,
     pub bound_project_id: Option<String>,
+    /// `OS-PCU:mfa_enabled`: MFA rules enforced (enabled, rules set) and a TOTP credential.
+    pub mfa_enabled: Option<bool>,
     /// With `enabled`: users last active (or, never active, created) before this moment count
     /// as disabled unless exempt (`disable_user_account_days_inactive`).
     pub inactive_before: Option<NaiveDateTime>,
@@ -299,6 +301,29 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> 
     }
     if let Some(p) = &f.bound_project_id {
         q = q.filter(users::bound_project_id.eq(p.clone()));
+    }
+    if let Some(want) = f.mfa_enabled {
+        let enabled = user_options::table
+            .filter(user_options::name.eq(crate::identity::mfa::MFA_ENABLED))
+            .filter(user_options::value.eq("true"))
+            .select(user_options::user_id);
+        // Stored rules are validated (no empty rule, known methods): any but `[]` enforce.
+        let ruled = user_options::table
+            .filter(user_options::name.eq(crate::identity::mfa::MFA_RULES))
+            .filter(user_options::value.ne("[]"))
+            .select(user_options::user_id);
+        let with_totp = super::schema::credentials::table
+            .filter(super::schema::credentials::type_.eq(crate::auth::totp::TOTP_TYPE))
+            .select(super::schema::credentials::user_id);
+        let on = users::id
+            .eq_any(enabled)
+            .and(users::id.eq_any(ruled))
+            .and(users::id.eq_any(with_totp));
+        q = if want {
+            q.filter(on)
+        } else {
+            q.filter(diesel::dsl::not(on))
+        };
     }
     match (f.enabled, f.inactive_before) {
         (Some(enabled), None) => q = q.filter(users::enabled.eq(enabled)),

@@ -171,6 +171,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    totp_steps (credential_id) {
+        credential_id -> Text,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
     regions (id) {
         id -> Text,
         description -> Text,
@@ -254,6 +261,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_rules,
     application_credential_access_rules,
     credentials,
+    totp_steps,
     regions,
     services,
     endpoints,
