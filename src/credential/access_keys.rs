@@ -42,7 +42,7 @@ fn owner(user_id: &str) -> Target<'_> {
     }
 }
 
-fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
+pub(crate) fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
     let keys = ctx.state.credential_keys.keys();
     (
         keys.primary.encrypt(blob.as_bytes()),
@@ -50,7 +50,7 @@ fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
     )
 }
 
-fn decrypt(ctx: &Ctx, cred: Credential) -> Result<CredentialView> {
+pub(crate) fn decrypt(ctx: &Ctx, cred: Credential) -> Result<CredentialView> {
     let keys = ctx.state.credential_keys.keys();
     // Keys that differ from the ones that encrypted the blob (a node with its own credential
     // key repository, a key removed too early) are the operator's to fix: the log says which
