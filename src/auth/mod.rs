@@ -398,10 +398,24 @@ async fn find_login_user(
         .store
         .run(move |c| match (&id, &domain) {
             (Some(id), _) => store::get_user(c, id),
-            (None, Some(domain)) => match resource::find_domain(c, domain)? {
-                Some(d) => store::get_user_by_name(c, &d.id, name.as_deref().unwrap_or_default()),
-                None => Ok(None),
-            },
+            (None, Some(domain)) => {
+                let Some(d) = resource::find_domain(c, domain)? else {
+                    return Ok(None);
+                };
+                let name = name.as_deref().unwrap_or_default();
+                if let Some(u) = store::get_user_by_name(c, &d.id, name)? {
+                    return Ok(Some(u));
+                }
+                // Login by email: the address names the user when exactly one has it (the
+                // domain keeps them unique; an ambiguous one names nobody).
+                if d.login_by_email && name.contains('@') {
+                    let mut found = store::users_by_email(c, &d.id, name)?;
+                    if found.len() == 1 {
+                        return Ok(found.pop());
+                    }
+                }
+                Ok(None)
+            }
             (None, None) => Ok(None),
         })
         .await

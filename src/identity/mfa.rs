@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 
-use crate::auth::totp::TOTP_TYPE;
 use crate::error::{Error, Result};
 use crate::store::{self, DbConnection, UserOption};
 
@@ -63,20 +62,47 @@ pub fn check_rules(v: &Value, configured: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The rules a user's options enforce: none unless `multi_factor_auth_enabled` is on; rules
-/// naming a method this server no longer accepts lose that method, and rules left empty are
-/// dropped (as Keystone does).
-pub fn rules_of(options: &[UserOption], configured: &[String]) -> Vec<Vec<String>> {
+/// The rule a user gets from its domain's `OS-PCU:mfa_required` when it has none of its own.
+pub const DOMAIN_RULE: &[&str] = &["password", "totp"];
+
+/// The rules a user must satisfy, from its options and its domain's `OS-PCU:mfa_required`:
+/// - `multi_factor_auth_enabled: true`: its `multi_factor_auth_rules` (Keystone), or the domain's
+///   rule (password + totp) when it has none and the domain requires MFA;
+/// - `multi_factor_auth_enabled: false`, set explicitly: none; this is how a user is exempted
+///   from its domain's requirement;
+/// - not set: the domain decides: the user's rules if it has some, else password + totp;
+///   nothing when the domain does not require MFA.
+///
+/// Rules naming a method this server no longer accepts lose that method, and rules left empty
+/// are dropped (as Keystone does).
+pub fn rules_of(
+    options: &[UserOption],
+    configured: &[String],
+    domain_requires: bool,
+) -> Vec<Vec<String>> {
     let on = |name: &str| {
         options
             .iter()
             .find(|o| o.name == name)
             .map(|o| o.value.as_str())
     };
-    if on(MFA_ENABLED) != Some("true") {
+    let enforce = match on(MFA_ENABLED) {
+        Some("true") => true,
+        Some(_) => false,
+        None => domain_requires,
+    };
+    if !enforce {
         return vec![];
     }
-    let Some(Ok(Value::Array(rules))) = on(MFA_RULES).map(serde_json::from_str::<Value>) else {
+    let own = own_rules(on(MFA_RULES), configured);
+    if own.is_empty() && domain_requires {
+        return vec![DOMAIN_RULE.iter().map(|m| m.to_string()).collect()];
+    }
+    own
+}
+
+fn own_rules(stored: Option<&str>, configured: &[String]) -> Vec<Vec<String>> {
+    let Some(Ok(Value::Array(rules))) = stored.map(serde_json::from_str::<Value>) else {
         return vec![];
     };
     rules
@@ -99,20 +125,19 @@ pub fn effective_rules(
     user_id: &str,
     configured: &[String],
 ) -> Result<Vec<Vec<String>>> {
-    Ok(rules_of(&store::user_options(c, user_id)?, configured))
+    let Some(user) = store::get_user(c, user_id)? else {
+        return Ok(vec![]);
+    };
+    let domain_requires = domain_requires_mfa(c, &user.domain_id)?;
+    Ok(rules_of(
+        &store::user_options(c, user_id)?,
+        configured,
+        domain_requires,
+    ))
 }
 
-/// `OS-PCU:mfa_enabled`: rules are enforced and the user has a TOTP credential.
-pub fn mfa_enabled(
-    c: &mut DbConnection,
-    user_id: &str,
-    options: &[UserOption],
-    configured: &[String],
-) -> Result<bool> {
-    if rules_of(options, configured).is_empty() {
-        return Ok(false);
-    }
-    Ok(!store::list_credentials(c, Some(user_id), Some(TOTP_TYPE))?.is_empty())
+pub fn domain_requires_mfa(c: &mut DbConnection, domain_id: &str) -> Result<bool> {
+    Ok(store::get_domain(c, domain_id)?.is_some_and(|d| d.mfa_required))
 }
 
 #[cfg(test)]
@@ -160,10 +185,17 @@ mod tests {
     fn rules_apply_only_when_enabled() {
         let m = methods();
         let rules = opt(MFA_RULES, r#"[["password","totp"],["gone"]]"#);
-        assert!(rules_of(&[rules.clone()], &m).is_empty());
-        assert_eq!(
-            rules_of(&[rules, opt(MFA_ENABLED, "true")], &m),
-            vec![vec!["password".to_string(), "totp".to_string()]]
-        );
+        let pt = vec![vec!["password".to_string(), "totp".to_string()]];
+        let on = opt(MFA_ENABLED, "true");
+        let off = opt(MFA_ENABLED, "false");
+        assert!(rules_of(&[rules.clone()], &m, false).is_empty());
+        assert_eq!(rules_of(&[rules.clone(), on.clone()], &m, false), pt);
+        // The domain's requirement: inherited when unset, own rules first, explicit exemption.
+        assert_eq!(rules_of(&[], &m, true), pt);
+        assert_eq!(rules_of(&[on.clone()], &m, true), pt);
+        assert!(rules_of(&[on], &m, false).is_empty());
+        let own = opt(MFA_RULES, r#"[["totp"]]"#);
+        assert_eq!(rules_of(&[own], &m, true), vec![vec!["totp".to_string()]]);
+        assert!(rules_of(&[off, rules], &m, true).is_empty());
     }
 }

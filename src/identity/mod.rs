@@ -1,6 +1,7 @@
 //! Users and groups: creation (with generated PCU-style names), changes and their consequences
 //! (revocation, application-credential cascades), memberships. Policy is enforced here.
 
+pub mod emails;
 pub mod mfa;
 pub mod names;
 pub mod operator;
@@ -125,16 +126,31 @@ impl UserView {
         }
     }
 
-    /// Sets `mfa_enabled` from whether the user has a TOTP credential.
-    fn with_totp(mut self, ctx: &Ctx, has_totp: bool) -> UserView {
-        self.mfa_enabled =
-            has_totp && !mfa::rules_of(&self.options, &ctx.state.config.token.methods).is_empty();
+    /// Sets `mfa_enabled` from the user's MFA facts (TOTP credential, domain requirement).
+    fn with_totp(mut self, ctx: &Ctx, facts: MfaFacts) -> UserView {
+        let rules = mfa::rules_of(
+            &self.options,
+            &ctx.state.config.token.methods,
+            facts.domain_requires,
+        );
+        self.mfa_enabled = facts.has_totp && !rules.is_empty();
         self
     }
 }
 
-fn has_totp(c: &mut DbConnection, user_id: &str) -> Result<bool> {
-    Ok(!store::list_credentials(c, Some(user_id), Some(crate::auth::totp::TOTP_TYPE))?.is_empty())
+/// What `OS-PCU:mfa_enabled` depends on besides the user's options.
+#[derive(Clone, Copy)]
+struct MfaFacts {
+    has_totp: bool,
+    domain_requires: bool,
+}
+
+fn has_totp(c: &mut DbConnection, user: &User) -> Result<MfaFacts> {
+    let totp = store::list_credentials(c, Some(&user.id), Some(crate::auth::totp::TOTP_TYPE))?;
+    Ok(MfaFacts {
+        has_totp: !totp.is_empty(),
+        domain_requires: mfa::domain_requires_mfa(c, &user.domain_id)?,
+    })
 }
 
 /// The one way a request sets a password: given, generated, or neither.
@@ -435,6 +451,7 @@ async fn create_user_bound(
             if generate {
                 user.name = names::unused(c, &user.domain_id, &prefix, len)?;
             }
+            emails::check_email_free(c, &user.domain_id, user.email.as_deref(), &user.id)?;
             store::insert_user(c, &user)?;
             store_options(c, &user.id, &options)?;
             if let Some(plan) = &plan {
@@ -515,7 +532,8 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
         .run(move |c| {
             let user = found(store::get_user(c, &id)?, "user", &id)?;
             let options = store::user_options(c, &id)?;
-            Ok((user, options, has_totp(c, &id)?))
+            let facts = has_totp(c, &user)?;
+            Ok((user, options, facts))
         })
         .await?;
     let view = UserView::new(ctx, view.0, view.1).with_totp(ctx, view.2);
@@ -551,14 +569,14 @@ fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
     Some(ctx.now.naive_utc() - chrono::Duration::days(days.into()))
 }
 
-type UserRow = (User, Vec<UserOption>, bool);
+type UserRow = (User, Vec<UserOption>, MfaFacts);
 
 fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<UserRow>> {
     users
         .into_iter()
         .map(|user| {
             let options = store::user_options(c, &user.id)?;
-            let totp = has_totp(c, &user.id)?;
+            let totp = has_totp(c, &user)?;
             Ok((user, options, totp))
         })
         .collect()
@@ -717,6 +735,9 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
                     check_default_project(c, p)?;
                 }
             }
+            if user.email != current.email {
+                emails::check_email_free(c, &user.domain_id, user.email.as_deref(), &user.id)?;
+            }
             store::patch_user(c, &current, &user)?;
             store_options(c, &user.id, &options)?;
             let mut generated = None;
@@ -746,7 +767,7 @@ pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<Use
             }
             let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
             let options = store::user_options(c, &user.id)?;
-            let totp = has_totp(c, &user.id)?;
+            let totp = has_totp(c, &user)?;
             Ok((user, options, generated, totp))
         })
         .await?;

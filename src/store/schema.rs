@@ -8,6 +8,8 @@ diesel::table! {
         enabled -> Bool,
         extra -> Text,
         created_at -> Timestamp,
+        mfa_required -> Bool,
+        login_by_email -> Bool,
     }
 }
 
