@@ -5,7 +5,10 @@ use serde::Deserialize;
 
 use secrecy::ExposeSecret;
 
-use super::query::{created, ok};
+use chrono::Utc;
+
+use super::extract::Enroller;
+use super::query::{created, no_content, ok};
 use super::{render, resource, Caller, JsonBody};
 use crate::context::Ctx;
 use crate::credential;
@@ -29,11 +32,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// `otpauth://` URI and its QR code as SVG (shown in this response only).
 async fn begin_totp(
     state: web::Data<State>,
-    caller: Caller,
+    who: Enroller,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let ctx = Ctx::new(&state, &caller.0);
-    let e = credential::totp::begin_enrolment(&ctx, &path).await?;
+    let e = match who {
+        Enroller::Token(caller) => {
+            let ctx = Ctx::new(&state, &caller.0);
+            credential::totp::begin_enrolment(&ctx, &path).await?
+        }
+        Enroller::Receipt(r) => {
+            credential::totp::begin_enrolment_with_receipt(&state, &r, &path, Utc::now()).await?
+        }
+    };
     Ok(created(
         "totp",
         serde_json::json!({
@@ -53,17 +63,28 @@ struct ConfirmBody {
     totp: credential::totp::Confirmation,
 }
 
-/// Completes the enrolment with a first passcode: 200 with the user, now `OS-PCU:mfa_enabled`.
+/// Completes the enrolment with a first passcode: with a token, 200 with the user, now
+/// `OS-PCU:mfa_enabled`; with a receipt (no token to read the user with), 204.
 async fn confirm_totp(
     state: web::Data<State>,
-    caller: Caller,
+    who: Enroller,
     path: web::Path<String>,
     body: JsonBody<ConfirmBody>,
 ) -> Result<HttpResponse> {
-    let ctx = Ctx::new(&state, &caller.0);
-    credential::totp::confirm_enrolment(&ctx, &path, body.0.totp).await?;
-    let v = identity::get_user(&ctx, &path).await?;
-    Ok(ok("user", render::user(&ctx.base(), &v)))
+    match who {
+        Enroller::Token(caller) => {
+            let ctx = Ctx::new(&state, &caller.0);
+            credential::totp::confirm_enrolment(&ctx, &path, body.0.totp).await?;
+            let v = identity::get_user(&ctx, &path).await?;
+            Ok(ok("user", render::user(&ctx.base(), &v)))
+        }
+        Enroller::Receipt(r) => {
+            let now = Utc::now();
+            credential::totp::confirm_enrolment_with_receipt(&state, &r, &path, body.0.totp, now)
+                .await?;
+            Ok(no_content())
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,7 @@ use crate::auth::{TokenInfo, EC2_METHOD};
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
 use crate::policy::Target;
+use crate::state::State;
 use crate::store::{self, Credential};
 
 pub const EC2: &str = "ec2";
@@ -43,7 +44,11 @@ fn owner(user_id: &str) -> Target<'_> {
 }
 
 pub(crate) fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
-    let keys = ctx.state.credential_keys.keys();
+    encrypt_with(ctx.state, blob)
+}
+
+pub(crate) fn encrypt_with(state: &State, blob: &str) -> (String, String) {
+    let keys = state.credential_keys.keys();
     (
         keys.primary.encrypt(blob.as_bytes()),
         keys.primary_hash.clone(),
@@ -51,14 +56,18 @@ pub(crate) fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
 }
 
 pub(crate) fn decrypt(ctx: &Ctx, cred: Credential) -> Result<CredentialView> {
-    let keys = ctx.state.credential_keys.keys();
+    decrypt_with(ctx.state, cred)
+}
+
+pub(crate) fn decrypt_with(state: &State, cred: Credential) -> Result<CredentialView> {
+    let keys = state.credential_keys.keys();
     // Keys that differ from the ones that encrypted the blob (a node with its own credential
     // key repository, a key removed too early) are the operator's to fix: the log says which
     // credential and which repository, the client gets a 503, never a 500 or key details.
     let bytes = keys.all.decrypt(&cred.encrypted_blob).map_err(|_| {
         tracing::error!(
             credential = %cred.id,
-            repository = %ctx.state.config.credential_key_repository().display(),
+            repository = %state.config.credential_key_repository().display(),
             "stored credential cannot be decrypted with any key of the credential key repository: \
              every node must share the same credential keys (README, \"Several nodes\")"
         );

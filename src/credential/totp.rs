@@ -8,12 +8,15 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::access_keys::{decrypt, encrypt};
+use chrono::{DateTime, Utc};
+
+use super::access_keys::{decrypt_with, encrypt_with};
 use crate::auth::totp::{self, TOTP_TYPE};
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
 use crate::identity::mfa::{MFA_ENABLED, MFA_RULES};
 use crate::policy::Target;
+use crate::state::State;
 use crate::store::{self, Credential};
 
 /// The type of a credential whose enrolment was begun but not confirmed.
@@ -75,14 +78,84 @@ pub fn qr_svg(text: &str) -> Result<String> {
 /// pending one) with a fresh 160-bit secret.
 pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> {
     ctx.enforce("enrol_totp", owner(user_id))?;
+    begin(ctx.state, user_id, ctx.now).await
+}
+
+/// The same for a user that holds no token because its login needs a second factor it does
+/// not have yet (its domain requires MFA): the receipt of its password login stands in for the
+/// token, for a first enrolment only (see `receipt_allows`).
+pub async fn begin_enrolment_with_receipt(
+    state: &State,
+    receipt: &str,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Enrolment> {
+    receipt_allows(state, receipt, user_id, now).await?;
+    begin(state, user_id, now).await
+}
+
+/// Completes an enrolment with a first passcode: the pending credential becomes a `totp`
+/// credential and `multi_factor_auth_enabled` is switched on (with the rule password + totp when
+/// the user has no rules), in one transaction. The passcode's step is claimed, so the same
+/// passcode cannot log in afterwards. A wrong passcode is a 400 and changes nothing.
+pub async fn confirm_enrolment(ctx: &Ctx<'_>, user_id: &str, req: Confirmation) -> Result<()> {
+    ctx.enforce("enrol_totp", owner(user_id))?;
+    confirm(ctx.state, user_id, req, ctx.now).await
+}
+
+pub async fn confirm_enrolment_with_receipt(
+    state: &State,
+    receipt: &str,
+    user_id: &str,
+    req: Confirmation,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    receipt_allows(state, receipt, user_id, now).await?;
+    confirm(state, user_id, req, now).await
+}
+
+/// A receipt enrols only its own user, only when it proves the password, and only while the
+/// user has no TOTP credential: once one exists, adding another needs a token (which needs the
+/// passcode). This is the one way in for a user whose domain requires MFA before it enrolled.
+async fn receipt_allows(
+    state: &State,
+    receipt: &str,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let r = crate::auth::receipt::open(state, receipt, now)?;
+    if r.user_id != user_id || !r.methods.iter().any(|m| m == "password") {
+        return Err(Error::forbidden("enrol_totp"));
+    }
     let uid = user_id.to_string();
-    let user = ctx
-        .state
+    let (user, totp) = state
+        .store
+        .run(move |c| {
+            Ok((
+                store::get_user(c, &uid)?,
+                store::list_credentials(c, Some(&uid), Some(TOTP_TYPE))?,
+            ))
+        })
+        .await?;
+    if !user.is_some_and(|u| u.enabled) {
+        return Err(Error::Unauthorized);
+    }
+    if !totp.is_empty() {
+        return Err(Error::ForbiddenMsg(
+            "This user has a TOTP credential already: log in with it to enrol another one.".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn begin(state: &State, user_id: &str, now: DateTime<Utc>) -> Result<Enrolment> {
+    let uid = user_id.to_string();
+    let user = state
         .store
         .run(move |c| found(store::get_user(c, &uid)?, "user", &uid))
         .await?;
     let secret = totp::new_secret();
-    let (encrypted_blob, key_hash) = encrypt(ctx, &secret);
+    let (encrypted_blob, key_hash) = encrypt_with(state, &secret);
     let cred = Credential {
         id: crate::ids::new_id(),
         user_id: user.id.clone(),
@@ -91,10 +164,10 @@ pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> 
         encrypted_blob,
         key_hash,
         extra: "{}".into(),
-        created_at: ctx.now.naive_utc(),
+        created_at: now.naive_utc(),
     };
     let stored = cred.clone();
-    ctx.state
+    state
         .store
         .tx(move |c| {
             for old in store::list_credentials(c, Some(&stored.user_id), Some(PENDING_TYPE))? {
@@ -103,7 +176,7 @@ pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> 
             store::insert_credential(c, &stored)
         })
         .await?;
-    let issuer = url::Url::parse(&ctx.state.public_url())
+    let issuer = url::Url::parse(&state.public_url())
         .ok()
         .and_then(|u| u.host_str().map(String::from))
         .unwrap_or_else(|| "Ironstone".into());
@@ -117,12 +190,12 @@ pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> 
     })
 }
 
-/// Completes an enrolment with a first passcode: the pending credential becomes a `totp`
-/// credential and `multi_factor_auth_enabled` is switched on (with the rule password + totp when
-/// the user has no rules), in one transaction. The passcode's step is claimed, so the same
-/// passcode cannot log in afterwards. A wrong passcode is a 400 and changes nothing.
-pub async fn confirm_enrolment(ctx: &Ctx<'_>, user_id: &str, req: Confirmation) -> Result<()> {
-    ctx.enforce("enrol_totp", owner(user_id))?;
+async fn confirm(
+    state: &State,
+    user_id: &str,
+    req: Confirmation,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let id = req.credential_id.ok_or_else(|| {
         Error::validation("Invalid input for field 'totp.credential_id': it is required (the id the enrolment returned).")
     })?;
@@ -137,8 +210,7 @@ pub async fn confirm_enrolment(ctx: &Ctx<'_>, user_id: &str, req: Confirmation) 
         ));
     }
     let (uid, cid) = (user_id.to_string(), id.clone());
-    let pending = ctx
-        .state
+    let pending = state
         .store
         .run(move |c| {
             let cred = store::get_credential(c, &cid)?
@@ -146,13 +218,13 @@ pub async fn confirm_enrolment(ctx: &Ctx<'_>, user_id: &str, req: Confirmation) 
             found(cred, "pending TOTP enrolment", &cid)
         })
         .await?;
-    let view = decrypt(ctx, pending)?;
+    let view = decrypt_with(state, pending)?;
     let secret = totp::decode_secret("credential.blob", &view.blob)?;
     let step = totp::matching_step(
         &secret,
         passcode.expose_secret(),
-        ctx.now.timestamp(),
-        ctx.state.config.totp.skew_steps,
+        now.timestamp(),
+        state.config.totp.skew_steps,
     )
     .ok_or_else(|| {
         Error::validation(
@@ -163,7 +235,7 @@ pub async fn confirm_enrolment(ctx: &Ctx<'_>, user_id: &str, req: Confirmation) 
     let mut confirmed = base.clone();
     confirmed.type_ = TOTP_TYPE.into();
     let uid = user_id.to_string();
-    ctx.state
+    state
         .store
         .tx(move |c| {
             // Still pending (not confirmed or replaced by a concurrent request).
