@@ -188,11 +188,11 @@ mod tests {
         let pt = vec![vec!["password".to_string(), "totp".to_string()]];
         let on = opt(MFA_ENABLED, "true");
         let off = opt(MFA_ENABLED, "false");
-        assert!(rules_of(&[rules.clone()], &m, false).is_empty());
+        assert!(rules_of(std::slice::from_ref(&rules), &m, false).is_empty());
         assert_eq!(rules_of(&[rules.clone(), on.clone()], &m, false), pt);
         // The domain's requirement: inherited when unset, own rules first, explicit exemption.
         assert_eq!(rules_of(&[], &m, true), pt);
-        assert_eq!(rules_of(&[on.clone()], &m, true), pt);
+        assert_eq!(rules_of(std::slice::from_ref(&on), &m, true), pt);
         assert!(rules_of(&[on], &m, false).is_empty());
         let own = opt(MFA_RULES, r#"[["totp"]]"#);
         assert_eq!(rules_of(&[own], &m, true), vec![vec!["totp".to_string()]]);
