@@ -31,8 +31,71 @@ pub struct Config {
     pub security_compliance: SecurityComplianceConfig,
     pub password_policy: PasswordPolicyConfig,
     pub metrics: MetricsConfig,
+    pub smtp: SmtpConfig,
     pub totp: TotpConfig,
     pub receipt: ReceiptConfig,
+}
+
+/// `[smtp]`: the mail server that set-password links and invitations go out through. No `host`:
+/// no mail server; the API then hands the link's URL to the administrator instead.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: Option<String>,
+    /// Default: 25 for `none`, 587 for `starttls`, 465 for `tls`.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// Or `password_file` / `IRONSTONE_SMTP_PASSWORD` / `IRONSTONE_SMTP_PASSWORD_FILE`.
+    pub password: Option<secrecy::SecretString>,
+    pub password_file: Option<PathBuf>,
+    /// The sender, e.g. `"Example Cloud <noreply@cloud.example>"`.
+    pub from: String,
+    pub timeout_seconds: u64,
+    /// A directory whose files replace the built-in templates of the same name
+    /// (`set_password.subject`, `set_password.txt`, `set_password.html`, ...).
+    pub templates_dir: Option<PathBuf>,
+    /// How messages name the cloud.
+    pub cloud_name: String,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host or a test sink.
+    None,
+    /// Plain connection upgraded with STARTTLS; refused if the server does not offer it.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: None,
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_file: None,
+            from: "OpenStack <noreply@localhost>".into(),
+            timeout_seconds: 10,
+            templates_dir: None,
+            cloud_name: "OpenStack".into(),
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
 }
 
 /// The `totp` auth method (RFC 6238: SHA-1, 6 digits, 30 s steps, as Keystone).
@@ -195,6 +258,7 @@ impl Default for Config {
             security_compliance: SecurityComplianceConfig::default(),
             password_policy: PasswordPolicyConfig::default(),
             metrics: MetricsConfig::default(),
+            smtp: SmtpConfig::default(),
             totp: TotpConfig::default(),
             receipt: ReceiptConfig::default(),
         }
@@ -312,6 +376,36 @@ impl Config {
         }
         if let Some(v) = env.var("IRONSTONE_METRICS_BIND") {
             self.metrics.bind = Some(v);
+        }
+        if let Some(v) = env.var("IRONSTONE_SMTP_HOST") {
+            self.smtp.host = Some(v);
+        }
+        if let Some(v) = env.var("IRONSTONE_SMTP_PORT") {
+            self.smtp.port = Some(v.parse().map_err(|_| {
+                Error::validation(format!(
+                    "IRONSTONE_SMTP_PORT must be a port number, got {v:?}"
+                ))
+            })?);
+        }
+        if let Some(v) = env.var("IRONSTONE_SMTP_USERNAME") {
+            self.smtp.username = Some(v);
+        }
+        if let Some(v) = secret_var(env, "IRONSTONE_SMTP_PASSWORD")? {
+            self.smtp.password = Some(v.into());
+        }
+        if let Some(path) = self.smtp.password_file.take() {
+            if self.smtp.password.is_some() {
+                return Err(Error::validation(
+                    "smtp.password and smtp.password_file are both set; keep one",
+                ));
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::validation(format!(
+                    "cannot read smtp.password_file ({}): {e}",
+                    path.display()
+                ))
+            })?;
+            self.smtp.password = Some(text.trim_end_matches(['\n', '\r']).to_string().into());
         }
         if let Some(v) = env.var("IRONSTONE_TOKEN_EXPIRATION") {
             self.token.expiration = v.parse().map_err(|_| {
@@ -454,6 +548,24 @@ impl Config {
             4,
             64,
         )?;
+        let m = &self.smtp;
+        bounded("smtp.timeout_seconds", m.timeout_seconds, 1, 600)?;
+        if m.host.as_deref().is_some_and(|h| h.trim().is_empty()) {
+            return Err(Error::validation(
+                "smtp.host is empty; remove it to run without a mail server",
+            ));
+        }
+        if m.password.is_some() && m.username.is_none() {
+            return Err(Error::validation(
+                "smtp.password is set without smtp.username",
+            ));
+        }
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(Error::validation(format!(
+                "smtp.from must be an address such as \"Example Cloud <noreply@cloud.example>\", got {:?}",
+                m.from
+            )));
+        }
         if self.identity.generated_name_prefix.chars().count() > 64 {
             return Err(Error::validation(
                 "identity.generated_name_prefix must be at most 64 characters",
@@ -616,6 +728,41 @@ mod tests {
         .unwrap();
         assert_eq!(c.database_url(), "postgres://u:pw@db/ks");
         assert_eq!(redact_url(&c.database_url()), "postgres://u:***@db/ks");
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_and_the_password_never_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("smtp-pw");
+        std::fs::write(&pw, "hunter2-smtp\n").unwrap();
+        let c = Config::load(
+            None,
+            &env(&[
+                ("IRONSTONE_SMTP_HOST", "mail.example.com"),
+                ("IRONSTONE_SMTP_USERNAME", "ids"),
+                ("IRONSTONE_SMTP_PASSWORD_FILE", pw.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.smtp.port(), 587, "STARTTLS by default");
+        use secrecy::ExposeSecret;
+        assert_eq!(
+            c.smtp.password.as_ref().unwrap().expose_secret(),
+            "hunter2-smtp"
+        );
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "Debug hides the password"
+        );
+        for (toml, needle) in [
+            ("[smtp]\nfrom = \"not an address\"", "smtp.from"),
+            ("[smtp]\nhost = \"x\"\npassword = \"p\"", "smtp.username"),
+            ("[smtp]\ntls = \"ssl\"", "ssl"),
+            ("[smtp]\ntimeout_seconds = 0", "smtp.timeout_seconds"),
+        ] {
+            let err = load_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(needle), "{toml}: {err}");
+        }
     }
 
     fn load_toml(text: &str) -> Result<Config> {

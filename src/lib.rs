@@ -17,6 +17,7 @@ pub mod credential;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod mail;
 pub mod patch;
 pub mod policy;
 pub mod realm;

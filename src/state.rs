@@ -6,6 +6,7 @@ use crate::auth::password::PasswordHasher;
 use crate::config::Config;
 use crate::error::Result;
 use crate::identity::password_policy::PasswordPolicy;
+use crate::mail::Mailer;
 use crate::realm::Realm;
 use crate::store::Store;
 use crate::token::{KeyRepository, KeyRing, TokenProvider};
@@ -21,6 +22,8 @@ pub struct State {
     pub realm: Arc<Realm>,
     /// Which passwords may be set (`[password_policy]` and `password_regex`).
     pub password_policy: PasswordPolicy,
+    /// Sends set-password links and invitations (`[smtp]`); unconfigured: links go to the admin.
+    pub mailer: Mailer,
 }
 
 impl State {
@@ -40,7 +43,9 @@ impl State {
         let credential_keys = KeyRing::open(credential_repo)?;
         let realm = Arc::new(Realm::load(&store)?);
         let password_policy = PasswordPolicy::from_config(&config)?;
+        let mailer = Mailer::from_config(&config.smtp)?;
         Ok(State {
+            mailer,
             password_policy,
             config: Arc::new(config),
             store,

@@ -4,6 +4,7 @@ pub mod bootstrap;
 pub mod credential;
 pub mod db;
 pub mod fernet;
+pub mod mail;
 pub mod serve;
 pub mod user;
 
@@ -57,6 +58,17 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Check the mail settings (`[smtp]`).
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// Send one message with sample values through [smtp] (the templates in use).
+    Test(mail::TestArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,5 +137,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::User {
             command: UserCommand::ResetPassword(a),
         } => user::reset_password(config, a).await,
+        Command::Mail {
+            command: MailCommand::Test(a),
+        } => mail::test(&config, a).await,
     }
 }

@@ -2,6 +2,8 @@
 
 mod fixtures;
 mod helpers;
+#[path = "../support/smtp.rs"]
+mod smtp;
 
 mod access_keys;
 mod auth;
@@ -15,6 +17,7 @@ mod ec2tokens;
 mod foundation;
 mod hashing;
 mod inactivity;
+mod mail;
 mod management;
 mod metrics;
 mod mfa;
