@@ -35,6 +35,8 @@ pub struct Config {
     pub list: ListConfig,
     pub smtp: SmtpConfig,
     pub cache: CacheConfig,
+    pub totp: TotpConfig,
+    pub receipt: ReceiptConfig,
 }
 
 /// One-time links (set a password, accept an invitation) sent by email.
@@ -148,6 +150,35 @@ impl Default for CacheConfig {
             enabled: true,
             max_entries: 10_000,
         }
+    }
+}
+
+/// The `totp` auth method (RFC 6238: SHA-1, 6 digits, 30 s steps, as Keystone).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpConfig {
+    /// Steps before and after the current one whose passcode is also accepted (clock skew).
+    pub skew_steps: u32,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        TotpConfig { skew_steps: 1 }
+    }
+}
+
+/// Auth receipts: what a login that satisfied only part of a user's MFA rules gets back
+/// (Keystone's `[receipt]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptConfig {
+    /// Receipt lifetime in seconds (Keystone's default: 300).
+    pub expiration: u64,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        ReceiptConfig { expiration: 300 }
     }
 }
 
@@ -286,6 +317,8 @@ impl Default for Config {
             list: ListConfig::default(),
             smtp: SmtpConfig::default(),
             cache: CacheConfig::default(),
+            totp: TotpConfig::default(),
+            receipt: ReceiptConfig::default(),
         }
     }
 }
@@ -303,6 +336,7 @@ impl Default for TokenConfig {
                 "mapped",
                 "application_credential",
                 "ec2credential",
+                "totp",
             ]
             .map(String::from)
             .to_vec(),
@@ -468,6 +502,13 @@ impl Config {
         const DAY: u64 = 86_400;
         let t = &self.token;
         bounded("token.expiration (seconds)", t.expiration, 1, 366 * DAY)?;
+        bounded("totp.skew_steps", self.totp.skew_steps as u64, 0, 10)?;
+        bounded(
+            "receipt.expiration (seconds)",
+            self.receipt.expiration,
+            1,
+            DAY,
+        )?;
         bounded(
             "token.allow_expired_window (seconds)",
             t.allow_expired_window,

@@ -318,6 +318,32 @@ impl FromRequest for Caller {
     }
 }
 
+/// Who may enrol a TOTP credential: a token's user, or, without a token, a user holding the
+/// auth receipt of its password login (`Openstack-Auth-Receipt`), for a first enrolment only;
+/// the domain code decides what each may do.
+pub enum Enroller {
+    Token(Box<Caller>),
+    Receipt(String),
+}
+
+impl FromRequest for Enroller {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        if req.headers().contains_key("x-auth-token") {
+            let caller = Caller::from_request(req, payload);
+            return Box::pin(async move { Ok(Enroller::Token(Box::new(caller.await?))) });
+        }
+        let receipt = req
+            .headers()
+            .get(crate::auth::receipt::RECEIPT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Box::pin(async move { receipt.map(Enroller::Receipt).ok_or(Error::Unauthorized) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

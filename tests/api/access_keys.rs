@@ -90,11 +90,11 @@ both_backends!(credentials_crud_and_cascade, |app| {
         .patch(
             &format!("/v3/credentials/{id}"),
             &a.member_token,
-            json!({"credential": {"blob": "NEWSECRET"}}),
+            json!({"credential": {"blob": "NEWSECRETNEWSECR"}}),
         )
         .await
         .expect(200);
-    assert_eq!(r.body["credential"]["blob"], "NEWSECRET");
+    assert_eq!(r.body["credential"]["blob"], "NEWSECRETNEWSECR");
     app.get(&format!("/v3/credentials/{id}"), &a.member_token)
         .await
         .expect(200);

@@ -148,7 +148,7 @@ both_backends!(other_scopes_are_refused_with_a_clear_message, |app| {
 
 both_backends!(unsupported_methods_are_refused, |app| {
     let r = app
-        .auth(json!({"auth": {"identity": {"methods": ["totp"], "totp": {}}}}))
+        .auth(json!({"auth": {"identity": {"methods": ["oauth1"], "oauth1": {}}}}))
         .await
         .expect(401);
     assert!(r.body["error"]["message"]

@@ -374,7 +374,7 @@ both_backends!(ec2_keys_are_bound_to_a_project_with_a_role, |app| {
             "/v3/credentials",
             &a.member_token,
             json!({"credential": {"user_id": a.member_id,
-            "project_id": a.project_id, "type": "totp", "blob": blob("k3")}}),
+            "project_id": a.project_id, "type": "cert", "blob": blob("k3")}}),
         )
         .await
         .expect(201);
