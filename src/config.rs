@@ -32,6 +32,7 @@ pub struct Config {
     pub password_policy: PasswordPolicyConfig,
     pub metrics: MetricsConfig,
     pub smtp: SmtpConfig,
+    pub links: LinksConfig,
 }
 
 /// `[smtp]`: the mail server that set-password links and invitations go out through. No `host`:
@@ -93,6 +94,26 @@ impl SmtpConfig {
             SmtpTls::Starttls => 587,
             SmtpTls::Tls => 465,
         })
+    }
+}
+
+/// One-time links (set a password, accept an invitation) sent by email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinksConfig {
+    /// How long a link stays valid, in seconds (default 24 h); also the longest `expires_in` a
+    /// request may ask for.
+    pub ttl_seconds: u64,
+    /// The URL links start with (without `/account/link/...`); default `public_url`.
+    pub base_url: Option<String>,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        LinksConfig {
+            ttl_seconds: 86_400,
+            base_url: None,
+        }
     }
 }
 
@@ -228,6 +249,7 @@ impl Default for Config {
             password_policy: PasswordPolicyConfig::default(),
             metrics: MetricsConfig::default(),
             smtp: SmtpConfig::default(),
+            links: LinksConfig::default(),
         }
     }
 }
@@ -549,6 +571,17 @@ impl Config {
                 )));
             }
         }
+        bounded("links.ttl_seconds", self.links.ttl_seconds, 60, 366 * DAY)?;
+        if let Some(b) = &self.links.base_url {
+            let u = url::Url::parse(b).map_err(|e| {
+                Error::validation(format!("links.base_url {b:?} is not a URL: {e}"))
+            })?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(Error::validation(format!(
+                    "links.base_url {b:?} must be an http or https URL"
+                )));
+            }
+        }
         url::Url::parse(&self.public_url()).map_err(|e| {
             Error::validation(format!(
                 "public_url {:?} is not a URL: {e}",
@@ -568,6 +601,16 @@ impl Config {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// Where one-time links point: `links.base_url`, else `public_url`; no trailing slash.
+    pub fn links_base_url(&self) -> String {
+        self.links
+            .base_url
+            .clone()
+            .unwrap_or_else(|| self.public_url())
             .trim_end_matches('/')
             .to_string()
     }
@@ -823,6 +866,28 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("metrics.bind"), "{err}");
+    }
+
+    #[test]
+    fn links_ttl_and_base_url() {
+        let c = Config::default();
+        assert_eq!(c.links.ttl_seconds, 86_400);
+        assert_eq!(c.links_base_url(), "http://127.0.0.1:5000");
+        let c = load_toml("[links]\nttl_seconds = 600\nbase_url = \"https://id.example.com/\"\n")
+            .unwrap();
+        assert_eq!(c.links.ttl_seconds, 600);
+        assert_eq!(c.links_base_url(), "https://id.example.com");
+        for (toml, key) in [
+            ("[links]\nttl_seconds = 0", "links.ttl_seconds"),
+            ("[links]\nbase_url = \"ftp://x\"", "links.base_url"),
+            ("[links]\nbase_url = \"not a url\"", "links.base_url"),
+        ] {
+            let err = load_toml(toml)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(key), "{toml:?}: {err:?}");
+        }
     }
 
     #[test]

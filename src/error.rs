@@ -33,6 +33,10 @@ pub enum Error {
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
     NotFoundMsg(String),
+    /// 404: a one-time link that cannot be used, with what happened and what to do. Only the
+    /// holder of the secret sees it, so explaining reveals nothing to anyone else.
+    #[error("{0}")]
+    Link(LinkProblem),
     #[error("The request method is not allowed for this resource.")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -44,6 +48,38 @@ pub enum Error {
     /// 500: the detail is logged, never sent.
     #[error("An unexpected error prevented the server from fulfilling your request.")]
     Internal(String),
+}
+
+/// Why a one-time link cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkProblem {
+    /// No such secret (forged, mistyped, or its invitation was withdrawn).
+    Unknown,
+    Expired(chrono::DateTime<chrono::Utc>),
+    Used,
+    /// A newer link was sent for the same purpose.
+    Replaced,
+}
+
+impl std::fmt::Display for LinkProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkProblem::Unknown => f.write_str(
+                "This link is not valid. Ask the person who sent it for a new one.",
+            ),
+            LinkProblem::Expired(at) => write!(
+                f,
+                "This link expired at {}. Ask the person who sent it to send a new one.",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            LinkProblem::Used => f.write_str(
+                "This link was already used. Log in with the password set through it, or ask the person who sent it for a new one.",
+            ),
+            LinkProblem::Replaced => {
+                f.write_str("A newer link was sent; use the newest email.")
+            }
+        }
+    }
 }
 
 impl Error {
@@ -71,7 +107,9 @@ impl Error {
             Error::Validation(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized | Error::UnauthorizedMsg(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) | Error::ForbiddenMsg(_) => StatusCode::FORBIDDEN,
-            Error::NotFound { .. } | Error::NotFoundMsg(_) => StatusCode::NOT_FOUND,
+            Error::NotFound { .. } | Error::NotFoundMsg(_) | Error::Link(_) => {
+                StatusCode::NOT_FOUND
+            }
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -181,6 +219,8 @@ mod tests {
             (Error::Unauthorized, 401, "Unauthorized"),
             (Error::forbidden("get_user"), 403, "Forbidden"),
             (Error::not_found("user", "abc"), 404, "Not Found"),
+            (Error::Link(LinkProblem::Unknown), 404, "Not Found"),
+            (Error::Link(LinkProblem::Used), 404, "Not Found"),
             (Error::MethodNotAllowed, 405, "Method Not Allowed"),
             (Error::Conflict("dup".into()), 409, "Conflict"),
             (Error::PayloadTooLarge(10), 413, "Payload Too Large"),

@@ -4,6 +4,7 @@
 //! `catalog`, `policy`, `bootstrap`), which reach the database only through `store`.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod assignment;
@@ -26,3 +27,4 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod web;

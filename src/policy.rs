@@ -73,6 +73,12 @@ pub fn rule(action: &str) -> Rule {
         // Project-bound users (OS-PCU): binding, unbinding and the one-call project user are a
         // manager's business in the project's domain (target: that domain and project).
         "bind_user" | "create_project_user" => AnyOf(DOMAIN_MANAGER),
+        // Set-password links: whoever may reset the user's password (a manager of its domain
+        // for users outside the realm). Invitations: a manager's business in its domain; which
+        // roles it may grant is checked as for a grant.
+        "send_password_link" => AnyOf(DOMAIN_MANAGER),
+        "create_invitation" | "resend_invitation" | "delete_invitation" => AnyOf(DOMAIN_MANAGER),
+        "get_invitation" | "list_invitations" => AnyOf(DOMAIN_MANAGER_READ),
         "list_groups_for_user" | "list_user_projects" => {
             AnyOf(&[CloudReader, Owner, DomainRole("manager")])
         }

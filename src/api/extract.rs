@@ -64,6 +64,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be absent (no body at all: `None`); a body that is present is checked
+/// and parsed as `JsonBody` does, so that a malformed one is a 400, never ignored.
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let headers = req.headers();
+        let declared = headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let chunked = headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
+        if !chunked && declared.unwrap_or(0) == 0 {
+            return Box::pin(async { Ok(OptionalJsonBody(None)) });
+        }
+        let body = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJsonBody(Some(body.await?.0))) })
+    }
+}
+
 /// The deepest nesting of arrays and objects a request body may have. Keystone's bodies need 6
 /// (an auth request); this leaves room for nested extra attributes.
 pub const MAX_BODY_DEPTH: usize = 32;

@@ -2,7 +2,8 @@
 //! for errors produced outside our handlers (actix's own 404/405/400/413), and `WWW-Authenticate`
 //! on 401. It also refuses request lines no handler should see (NUL or control characters,
 //! invalid UTF-8 in the path or the query) and answers HEAD wherever GET is answered. It also
-//! counts and times every request for `/metrics`.
+//! counts and times every request for `/metrics`. The account pages' HTML errors pass unchanged,
+//! and a one-time link's secret is cut out of the logged path (`web::loggable_path`).
 
 use std::time::Instant;
 
@@ -28,7 +29,9 @@ pub async fn keystone_envelope(
         .app_data::<web::Data<State>>()
         .map(|s| s.public_url())
         .unwrap_or_default();
-    let (method, path) = (req.method().clone(), req.path().to_string());
+    // A one-time link's secret is a credential: it never reaches a log line.
+    let path = crate::web::loggable_path(req.path()).into_owned();
+    let method = req.method().clone();
     let span = tracing::info_span!("request", id = %request_id, %method, %path);
     let started = Instant::now();
     let method_label = crate::telemetry::method_label(&method);
@@ -49,12 +52,15 @@ pub async fn keystone_envelope(
     };
     let status = res.status();
     if status.is_client_error() || status.is_server_error() {
-        let is_json = res
+        let content_type = res
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
+            .unwrap_or("");
+        // JSON is ours already; HTML is an account page (src/web) that a browser shows.
+        let ours =
+            content_type.starts_with("application/json") || content_type.starts_with("text/html");
+        if !ours {
             let detail = res.response().error().map(|e| e.to_string());
             let err = generic_error(status, detail);
             let (http_req, _) = res.into_parts();
@@ -184,5 +190,62 @@ mod tests {
         assert!(check("/v3/users?name=100%"));
         assert_eq!(percent_decode("a+b%41%4", true), b"a bA%4");
         assert_eq!(percent_decode("a+b", false), b"a+b");
+    }
+
+    /// Everything the middleware logs for a request to a link page, captured: the secret is
+    /// not in it, the route is; and the page's HTML error passes unchanged.
+    #[actix_web::test]
+    async fn a_link_secret_never_reaches_the_log() {
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .wrap(actix_web::middleware::from_fn(keystone_envelope))
+                .route(
+                    "/account/link/{secret}",
+                    web::get().to(|| async {
+                        tracing::info!("handler ran");
+                        HttpResponse::NotFound()
+                            .content_type("text/html; charset=utf-8")
+                            .body("<p>This link is not valid.</p>")
+                    }),
+                ),
+        )
+        .await;
+        let secret = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQx";
+        let req = actix_web::test::TestRequest::get()
+            .uri(&format!("/account/link/{secret}"))
+            .to_request();
+        let res = actix_web::test::call_service(&app, req).await;
+        assert_eq!(res.status(), 404);
+        let body = actix_web::test::read_body(res).await;
+        assert_eq!(
+            &body[..],
+            b"<p>This link is not valid.</p>",
+            "HTML is not rewritten"
+        );
+        let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("handler ran"), "{logged}");
+        assert!(logged.contains("/account/link/{secret}"), "{logged}");
+        assert!(!logged.contains(secret), "{logged}");
     }
 }

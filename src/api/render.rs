@@ -73,6 +73,13 @@ pub fn user(base: &str, v: &UserView) -> Value {
         "enabled": u.enabled && !v.inactive,
         "password_expires_at": u.password_expires_at.as_ref().map(time),
         "options": options_of(&v.options),
+        "OS-PCU:status": if !u.enabled || v.inactive {
+            "disabled"
+        } else if u.password_hash.is_none() {
+            "pending"
+        } else {
+            "active"
+        },
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
     });
     if let Value::Object(m) = &mut out {
@@ -293,4 +300,42 @@ pub fn role_assignment(a: &AssignmentView, names: Option<&Names>) -> Value {
     let mut out = json!({"role": role, "scope": scope, "links": links});
     out[a.actor_type.as_str()] = actor;
     out
+}
+
+pub fn invitation(base: &str, v: &crate::accounts::invitations::InvitationView) -> Value {
+    let i = &v.invitation;
+    let roles: Vec<Value> = v
+        .roles
+        .iter()
+        .map(|r| {
+            let mut o = json!({"role": {"id": r.role_id, "name": r.role_name}});
+            if let Value::Object(m) = &mut o {
+                let key = if r.target_type == crate::store::TARGET_PROJECT {
+                    "project_id"
+                } else {
+                    "domain_id"
+                };
+                m.insert(key.into(), json!(r.target_id));
+            }
+            o
+        })
+        .collect();
+    json!({
+        "id": i.id,
+        "email": i.email,
+        "name": i.name,
+        "domain_id": i.domain_id,
+        "user_id": i.user_id,
+        "roles": roles,
+        "status": v.status.as_str(),
+        "expires_at": time(&i.expires_at),
+        "created_at": time(&i.created_at),
+        "accepted_at": i.accepted_at.as_ref().map(time),
+        "delivery": {
+            "sent_to": i.sent_to,
+            "sent_at": i.sent_at.as_ref().map(time),
+            "error": i.delivery_error,
+        },
+        "links": {"self": format!("{base}/v3/OS-PCU/invitations/{}", i.id)},
+    })
 }

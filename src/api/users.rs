@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::query::{created, list_response, no_content, ok, page, Query};
 use super::{render, resource, Caller, JsonBody};
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::identity::{self, PasswordChange, UserCreate, UserUpdate};
 use crate::state::State;
 use crate::store::UserFilter;
@@ -45,13 +45,35 @@ struct PasswordBody {
 
 /// The user filters of `GET /v3/users` (and of group member lists).
 pub(crate) fn user_filter(q: &Query) -> Result<UserFilter> {
+    let enabled = q.bool("enabled")?;
+    // OS-PCU:status: pending (enabled, no password yet), active (enabled, with a password),
+    // disabled (not enabled, or inactive); the three never overlap.
+    let (status_enabled, password_set) = match q.get("OS-PCU:status").as_deref() {
+        None => (None, None),
+        Some("pending") => (Some(true), Some(false)),
+        Some("active") => (Some(true), Some(true)),
+        Some("disabled") => (Some(false), None),
+        Some(other) => {
+            return Err(Error::validation(format!(
+                "Invalid value for query parameter 'OS-PCU:status': expecting pending, active or disabled, not {other:?}."
+            )))
+        }
+    };
+    if let (Some(a), Some(b)) = (enabled, status_enabled) {
+        if a != b {
+            return Err(Error::validation(
+                "Invalid query: enabled and OS-PCU:status contradict each other (pending and active users are enabled); give one of them.",
+            ));
+        }
+    }
     Ok(UserFilter {
         name: q.text("name"),
         email: q.text("email"),
         phone: q.text("phone"),
         domain_id: q.exact("domain_id"),
-        enabled: q.bool("enabled")?,
+        enabled: enabled.or(status_enabled),
         bound_project_id: q.exact("OS-PCU:bound_project_id"),
+        password_set,
         ..Default::default()
     })
 }

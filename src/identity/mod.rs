@@ -103,6 +103,8 @@ pub struct UserView {
     pub inactive: bool,
     /// A password Ironstone generated in this request: shown once, never stored in clear.
     pub generated_password: Option<SecretString>,
+    /// A set-password link issued with the user, to send once the transaction committed.
+    pub issued_link: Option<crate::accounts::delivery::IssuedLink>,
 }
 
 impl UserView {
@@ -118,6 +120,7 @@ impl UserView {
             options,
             inactive,
             generated_password: None,
+            issued_link: None,
         }
     }
 }
@@ -211,7 +214,7 @@ fn store_options(
     Ok(())
 }
 
-fn check_email(email: &str) -> Result<()> {
+pub(crate) fn check_email(email: &str) -> Result<()> {
     if email.len() > 255 || (!email.is_empty() && !email.contains('@')) {
         return Err(Error::validation(
             "Invalid input for field 'user.email': expecting an address like name@example.com.",
@@ -241,6 +244,14 @@ struct BindPlan {
     /// Roles granted on the project in the same transaction (the one-call project user).
     role_ids: Vec<String>,
     guard: RealmGuard,
+    /// A set-password link issued in the same transaction (the one-call project user, mode link).
+    link: Option<LinkPlan>,
+}
+
+/// Where a set-password link made with the user goes, and how long it lives.
+struct LinkPlan {
+    sent_to: String,
+    lifetime: chrono::Duration,
 }
 
 impl BindPlan {
@@ -338,6 +349,7 @@ pub async fn create_user(ctx: &Ctx<'_>, req: UserCreate) -> Result<UserView> {
                 project_id: pid.clone(),
                 role_ids: vec![],
                 guard: ctx.realm_guard("bind_user"),
+                link: None,
             })
         }
         None => None,
@@ -428,7 +440,8 @@ async fn create_user_bound(
     };
     let generate = req.name.is_none();
     let config = ctx.state.config.clone();
-    let (user, options, generated) = ctx
+    let link_at = ctx.now;
+    let (user, options, generated, issued_link) = ctx
         .state
         .store
         .tx(move |c| {
@@ -465,11 +478,29 @@ async fn create_user_bound(
             };
             let user = found(store::get_user(c, &user.id)?, "user", &user.id)?;
             let options = store::user_options(c, &user.id)?;
-            Ok((user, options, generated))
+            let issued_link = match plan.as_ref().and_then(|p| p.link.as_ref()) {
+                Some(lp) => {
+                    let issued = crate::accounts::links::issue(
+                        c,
+                        crate::accounts::links::Subject::Password { user_id: &user.id },
+                        Some(&lp.sent_to),
+                        link_at,
+                        lp.lifetime,
+                    )?;
+                    Some(crate::accounts::delivery::IssuedLink {
+                        issued,
+                        to: lp.sent_to.clone(),
+                        vars: crate::accounts::password_links::password_mail_vars(c, &user)?,
+                    })
+                }
+                None => None,
+            };
+            Ok((user, options, generated, issued_link))
         })
         .await?;
     let mut view = UserView::new(ctx, user, options);
     view.generated_password = generated;
+    view.issued_link = issued_link;
     Ok(view)
 }
 

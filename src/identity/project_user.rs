@@ -5,7 +5,9 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{create_user_bound, BindPlan, UserCreate, UserView};
+use super::{create_user_bound, BindPlan, LinkPlan, UserCreate, UserView};
+use crate::accounts::delivery::{self, LinkOutcome, Mail};
+use crate::accounts::password_links::link_address;
 use crate::assignment::reach::Reach;
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
@@ -32,8 +34,14 @@ pub struct ProjectUserCreate {
     pub password_change_required: Option<bool>,
 }
 
-/// How the new user's password is set: given, or generated (shown once).
-fn password_choice(req: &mut ProjectUserCreate) -> Result<(Option<SecretString>, bool)> {
+/// How the new user's password is set: given, generated (shown once), or by the user through a
+/// link (`Link`: the address it goes to, not yet checked).
+enum Choice {
+    Set(Option<SecretString>, bool),
+    Link(Option<String>),
+}
+
+fn password_choice(req: &mut ProjectUserCreate) -> Result<Choice> {
     if req.password_mode != "link" && req.link_email.is_some() {
         return Err(Error::validation(
             "Invalid input for field 'user.link_email': it goes with password_mode link only.",
@@ -41,7 +49,7 @@ fn password_choice(req: &mut ProjectUserCreate) -> Result<(Option<SecretString>,
     }
     match req.password_mode.as_str() {
         "given" => match req.password.take() {
-            Some(p) => Ok((Some(p), false)),
+            Some(p) => Ok(Choice::Set(Some(p), false)),
             None => Err(Error::validation(
                 "Invalid input for field 'user.password': password_mode given needs a password.",
             )),
@@ -49,10 +57,11 @@ fn password_choice(req: &mut ProjectUserCreate) -> Result<(Option<SecretString>,
         "generated" if req.password.is_some() => Err(Error::validation(
             "Invalid input for field 'user.password': password_mode generated makes the password; give none (or use password_mode given).",
         )),
-        "generated" => Ok((None, true)),
-        "link" => Err(Error::validation(
-            "Invalid input for field 'user.password_mode': set-password links are not available yet; use given or generated.",
+        "generated" => Ok(Choice::Set(None, true)),
+        "link" if req.password.is_some() => Err(Error::validation(
+            "Invalid input for field 'user.password': with password_mode link the user sets the password; give none (or use password_mode given).",
         )),
+        "link" => Ok(Choice::Link(req.link_email.take())),
         other => Err(Error::validation(format!(
             "Invalid input for field 'user.password_mode': {other:?} is not one of given, generated, link."
         ))),
@@ -60,7 +69,7 @@ fn password_choice(req: &mut ProjectUserCreate) -> Result<(Option<SecretString>,
 }
 
 /// A role named by id, else by name (a global role, or one of the project's domain).
-fn find_role(c: &mut DbConnection, domain_id: &str, r: &str) -> Result<Option<Role>> {
+pub(crate) fn find_role(c: &mut DbConnection, domain_id: &str, r: &str) -> Result<Option<Role>> {
     if let Some(role) = store::get_role(c, r)? {
         return Ok(Some(role));
     }
@@ -80,11 +89,37 @@ fn find_role(c: &mut DbConnection, domain_id: &str, r: &str) -> Result<Option<Ro
     Ok(None)
 }
 
+/// The new user, and the set-password link's outcome in mode link.
+pub struct ProjectUserCreated {
+    pub user: UserView,
+    pub link: Option<LinkOutcome>,
+}
+
 pub async fn create_project_user(
     ctx: &Ctx<'_>,
     project_id: &str,
     mut req: ProjectUserCreate,
-) -> Result<UserView> {
+) -> Result<ProjectUserCreated> {
+    // Bad input is answered before anything is looked up.
+    let choice = password_choice(&mut req)?;
+    if let Some(email) = &req.email {
+        super::check_email(email)?;
+    }
+    let (password, generate, link) = match choice {
+        Choice::Set(p, g) => (p, g, None),
+        Choice::Link(to) => {
+            let to = link_address(to, req.email.as_deref(), "user.link_email")?;
+            let lifetime = crate::accounts::links::lifetime(ctx.state, None, "user.link_email")?;
+            (
+                None,
+                false,
+                Some(LinkPlan {
+                    sent_to: to,
+                    lifetime,
+                }),
+            )
+        }
+    };
     let refs = req
         .roles
         .take()
@@ -147,7 +182,6 @@ pub async fn create_project_user(
             )));
         }
     }
-    let (password, generate) = password_choice(&mut req)?;
     let create = UserCreate {
         name: req.name,
         domain_id: Some(project.domain_id.clone()),
@@ -167,6 +201,14 @@ pub async fn create_project_user(
         project_id: project.id.clone(),
         role_ids: roles.into_iter().map(|r| r.id).collect(),
         guard: ctx.realm_guard("create_project_user"),
+        link,
     };
-    create_user_bound(ctx, create, Some(plan)).await
+    let mut user = create_user_bound(ctx, create, Some(plan)).await?;
+    let link = match user.issued_link.take() {
+        Some(l) => {
+            Some(delivery::deliver(ctx.state, &l.issued, &l.to, Mail::SetPassword, &l.vars).await)
+        }
+        None => None,
+    };
+    Ok(ProjectUserCreated { user, link })
 }

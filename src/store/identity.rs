@@ -263,6 +263,8 @@ pub struct UserFilter {
     pub domain_id: Option<String>,
     pub enabled: Option<bool>,
     pub bound_project_id: Option<String>,
+    /// Users with (true) or without (false) a password (`OS-PCU:status` active / pending).
+    pub password_set: Option<bool>,
     /// With `enabled`: users last active (or, never active, created) before this moment count
     /// as disabled unless exempt (`disable_user_account_days_inactive`).
     pub inactive_before: Option<NaiveDateTime>,
@@ -299,6 +301,11 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> 
     }
     if let Some(p) = &f.bound_project_id {
         q = q.filter(users::bound_project_id.eq(p.clone()));
+    }
+    match f.password_set {
+        Some(true) => q = q.filter(users::password_hash.is_not_null()),
+        Some(false) => q = q.filter(users::password_hash.is_null()),
+        None => {}
     }
     match (f.enabled, f.inactive_before) {
         (Some(enabled), None) => q = q.filter(users::enabled.eq(enabled)),

@@ -3,6 +3,7 @@
 
 pub mod schema;
 
+mod accounts;
 mod assignment;
 mod catalog;
 mod credential;
@@ -13,6 +14,7 @@ mod models;
 mod resource;
 mod revoke;
 
+pub use accounts::*;
 pub use assignment::*;
 pub use catalog::*;
 pub use credential::*;

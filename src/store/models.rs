@@ -188,3 +188,53 @@ pub struct Credential {
     pub extra: String,
     pub created_at: NaiveDateTime,
 }
+
+/// An invitation: grants in one domain for whoever holds `email`, applied when accepted.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    /// The name the new user gets (generated when absent); unused for an existing user.
+    pub name: Option<String>,
+    pub domain_id: String,
+    /// The existing user invited, or the user created at acceptance; none until known.
+    pub user_id: Option<String>,
+    pub inviter_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub sent_to: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub delivery_error: Option<String>,
+}
+
+/// One grant an invitation carries (`target_type`: `project` or `domain`).
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = invitation_roles)]
+pub struct InvitationRole {
+    pub invitation_id: String,
+    pub role_id: String,
+    pub target_type: String,
+    pub target_id: String,
+}
+
+pub const LINK_PASSWORD: &str = "password";
+pub const LINK_INVITATION: &str = "invitation";
+
+/// A one-time link. Only the SHA-256 of its secret is stored, so `Debug` shows nothing secret.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = account_links)]
+pub struct AccountLink {
+    pub id: String,
+    /// `LINK_PASSWORD` or `LINK_INVITATION`.
+    pub kind: String,
+    pub secret_hash: String,
+    pub user_id: Option<String>,
+    pub invitation_id: Option<String>,
+    pub sent_to: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub replaced_at: Option<NaiveDateTime>,
+}

@@ -237,6 +237,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        domain_id -> Text,
+        user_id -> Nullable<Text>,
+        inviter_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        sent_to -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        delivery_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    invitation_roles (invitation_id, role_id, target_type, target_id) {
+        invitation_id -> Text,
+        role_id -> Text,
+        target_type -> Text,
+        target_id -> Text,
+    }
+}
+
+diesel::table! {
+    account_links (id) {
+        id -> Text,
+        kind -> Text,
+        secret_hash -> Text,
+        user_id -> Nullable<Text>,
+        invitation_id -> Nullable<Text>,
+        sent_to -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        replaced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(invitation_roles -> invitations (invitation_id));
+diesel::joinable!(invitation_roles -> roles (role_id));
+diesel::joinable!(account_links -> invitations (invitation_id));
+diesel::joinable!(account_links -> users (user_id));
+diesel::joinable!(invitations -> domains (domain_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     domains,
     projects,
@@ -259,4 +306,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     endpoints,
     revocation_events,
     system_facts,
+    invitations,
+    invitation_roles,
+    account_links,
 );

@@ -17,6 +17,8 @@ mod ec2tokens;
 mod foundation;
 mod hashing;
 mod inactivity;
+mod invitations;
+mod links;
 mod mail;
 mod management;
 mod metrics;

@@ -1,0 +1,3 @@
+DROP TABLE account_links;
+DROP TABLE invitation_roles;
+DROP TABLE invitations;
