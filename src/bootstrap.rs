@@ -128,6 +128,8 @@ pub async fn run(state: &State, opts: Options, now: DateTime<Utc>) -> Result<Rep
                         enabled: true,
                         extra: "{}".into(),
                         created_at: at,
+                        mfa_required: false,
+                        login_by_email: false,
                     },
                 )?;
                 r.created.push(format!("domain {DEFAULT_DOMAIN_NAME}"));

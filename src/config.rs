@@ -33,6 +33,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub smtp: SmtpConfig,
     pub links: LinksConfig,
+    pub totp: TotpConfig,
+    pub receipt: ReceiptConfig,
 }
 
 /// `[smtp]`: the mail server that set-password links and invitations go out through. No `host`:
@@ -114,6 +116,35 @@ impl Default for LinksConfig {
             ttl_seconds: 86_400,
             base_url: None,
         }
+    }
+}
+
+/// The `totp` auth method (RFC 6238: SHA-1, 6 digits, 30 s steps, as Keystone).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpConfig {
+    /// Steps before and after the current one whose passcode is also accepted (clock skew).
+    pub skew_steps: u32,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        TotpConfig { skew_steps: 1 }
+    }
+}
+
+/// Auth receipts: what a login that satisfied only part of a user's MFA rules gets back
+/// (Keystone's `[receipt]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptConfig {
+    /// Receipt lifetime in seconds (Keystone's default: 300).
+    pub expiration: u64,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        ReceiptConfig { expiration: 300 }
     }
 }
 
@@ -250,6 +281,8 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             smtp: SmtpConfig::default(),
             links: LinksConfig::default(),
+            totp: TotpConfig::default(),
+            receipt: ReceiptConfig::default(),
         }
     }
 }
@@ -267,6 +300,7 @@ impl Default for TokenConfig {
                 "mapped",
                 "application_credential",
                 "ec2credential",
+                "totp",
             ]
             .map(String::from)
             .to_vec(),
@@ -411,6 +445,13 @@ impl Config {
         const DAY: u64 = 86_400;
         let t = &self.token;
         bounded("token.expiration (seconds)", t.expiration, 1, 366 * DAY)?;
+        bounded("totp.skew_steps", self.totp.skew_steps as u64, 0, 10)?;
+        bounded(
+            "receipt.expiration (seconds)",
+            self.receipt.expiration,
+            1,
+            DAY,
+        )?;
         bounded(
             "token.allow_expired_window (seconds)",
             t.allow_expired_window,

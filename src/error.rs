@@ -23,6 +23,10 @@ pub enum Error {
     /// (e.g. an unsupported scope).
     #[error("{0}")]
     UnauthorizedMsg(String),
+    /// 401 of Keystone's MFA flow: the user proved part of an MFA rule; the body lists the rules
+    /// and the `Openstack-Auth-Receipt` header carries the receipt that completes the login.
+    #[error("Additional authentications steps required.")]
+    MfaRequired(Box<crate::auth::receipt::ReceiptIssued>),
     /// 403 naming the policy action that was refused.
     #[error("You are not authorized to perform the requested action: {0}.")]
     Forbidden(String),
@@ -105,7 +109,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Validation(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthorized | Error::UnauthorizedMsg(_) => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::UnauthorizedMsg(_) | Error::MfaRequired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Error::Forbidden(_) | Error::ForbiddenMsg(_) => StatusCode::FORBIDDEN,
             Error::NotFound { .. } | Error::NotFoundMsg(_) | Error::Link(_) => {
                 StatusCode::NOT_FOUND
@@ -120,6 +126,9 @@ impl Error {
 
     /// Keystone's JSON error body.
     pub fn body(&self) -> serde_json::Value {
+        if let Error::MfaRequired(r) = self {
+            return r.body();
+        }
         let status = self.status();
         json!({"error": {
             "code": status.as_u16(),
@@ -142,6 +151,9 @@ impl ResponseError for Error {
         if let Error::Unavailable(_) = self {
             // Clients and load balancers back off instead of hammering a node that cannot serve.
             resp.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        if let Error::MfaRequired(r) = self {
+            resp.insert_header((crate::auth::receipt::RECEIPT_HEADER, r.receipt.clone()));
         }
         resp.json(self.body())
     }

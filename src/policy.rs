@@ -136,6 +136,8 @@ pub fn rule(action: &str) -> Rule {
         | "update_credential"
         | "delete_credential"
         | "ec2_delete_credential" => AnyOf(ADMIN_OR_OWNER),
+        // TOTP enrolment hands out a secret and switches MFA on: the user's own business only.
+        "enrol_totp" => Owner,
         _ => CloudAdmin,
     }
 }
@@ -174,7 +176,8 @@ fn refused_to_restricted(action: &str) -> Option<&'static str> {
         "create_credential"
         | "update_credential"
         | "delete_credential"
-        | "ec2_delete_credential" => Some("manage credentials"),
+        | "ec2_delete_credential"
+        | "enrol_totp" => Some("manage credentials"),
         _ => None,
     }
 }

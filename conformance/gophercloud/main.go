@@ -111,6 +111,10 @@ func (x *run) disown(key string) {
 
 func main() {
 	r := &report{verbose: os.Getenv("IRONSTONE_CONFORMANCE_VERBOSE") == "1"}
+	if os.Getenv("OS_APPLICATION_CREDENTIAL_ID") != "" {
+		applicationCredentialOnly(r)
+		os.Exit(r.summary())
+	}
 	env, err := settingsFromEnv()
 	if err != nil {
 		r.fail("read OS_* environment", err)
@@ -1448,4 +1452,67 @@ func sameSet(a, b []string) bool {
 		seen[s]--
 	}
 	return true
+}
+
+// applicationCredentialOnly is the mode suites/80-mfa runs: the Terraform provider configured
+// with application_credential_id / _secret (OS_APPLICATION_CREDENTIAL_ID / _SECRET), for a user
+// whose password logins need a second factor. It authenticates, checks whose token it got
+// (OS_USER_ID), reads the identity endpoint from the catalog and lists the user's application
+// credentials with that token; it creates nothing.
+func applicationCredentialOnly(r *report) {
+	opts := gophercloud.AuthOptions{
+		IdentityEndpoint:            os.Getenv("OS_AUTH_URL"),
+		ApplicationCredentialID:     os.Getenv("OS_APPLICATION_CREDENTIAL_ID"),
+		ApplicationCredentialSecret: os.Getenv("OS_APPLICATION_CREDENTIAL_SECRET"),
+	}
+	region := os.Getenv("OS_REGION_NAME")
+	if region == "" {
+		region = "RegionOne"
+	}
+	var p *gophercloud.ProviderClient
+	userID := os.Getenv("OS_USER_ID")
+	r.step("authenticate (application credential, AuthenticatedClient)", func() error {
+		client, err := openstack.AuthenticatedClient(opts)
+		if err != nil {
+			return err
+		}
+		res, ok := client.GetAuthResult().(tokens.CreateResult)
+		if !ok {
+			return fmt.Errorf("auth result is %T, want tokens.CreateResult", client.GetAuthResult())
+		}
+		u, err := res.ExtractUser()
+		if err != nil {
+			return wrap("extract the token's user", err)
+		}
+		if userID != "" && u.ID != userID {
+			return fmt.Errorf("the token is user %s's, want %s", u.ID, userID)
+		}
+		userID = u.ID
+		p = client
+		return nil
+	})
+	if p == nil {
+		return
+	}
+	r.step("list the user's application credentials with that token", func() error {
+		id, err := openstack.NewIdentityV3(p, gophercloud.EndpointOpts{Region: region})
+		if err != nil {
+			return wrap("identity endpoint from the catalog", err)
+		}
+		pages, err := applicationcredentials.List(id, userID, nil).AllPages()
+		if err != nil {
+			return err
+		}
+		acs, err := applicationcredentials.ExtractApplicationCredentials(pages)
+		if err != nil {
+			return err
+		}
+		for _, ac := range acs {
+			if ac.ID == opts.ApplicationCredentialID {
+				return nil
+			}
+		}
+		return fmt.Errorf("the credential %s is not in its user's list (%d listed)",
+			opts.ApplicationCredentialID, len(acs))
+	})
 }

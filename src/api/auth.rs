@@ -43,7 +43,11 @@ async fn issue(
     req: HttpRequest,
     body: JsonBody<AuthRequest>,
 ) -> Result<HttpResponse> {
-    let info = auth::authenticate(&state, body.0, Utc::now()).await?;
+    let receipt = req
+        .headers()
+        .get(auth::receipt::RECEIPT_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let info = auth::authenticate(&state, body.0, receipt, Utc::now()).await?;
     let nocatalog = query_flag(&req, "nocatalog").is_some();
     let body = token_body(&state, &info, !nocatalog).await?;
     Ok(HttpResponse::Created()

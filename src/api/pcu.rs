@@ -3,12 +3,15 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use secrecy::ExposeSecret;
+
 use super::extract::OptionalJsonBody;
 use super::query::{created, list_response, no_content, ok, Query};
 use super::{render, resource, Caller, JsonBody};
 use crate::accounts::invitations::{InvitationCreate, InvitationResend, InvitationSent};
 use crate::accounts::{self, password_links::PasswordLinkRequest};
 use crate::context::Ctx;
+use crate::credential;
 use crate::error::Result;
 use crate::identity::{self, ProjectUserCreate};
 use crate::state::State;
@@ -36,7 +39,52 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v3/OS-PCU/invitations/{invitation_id}/resend")
                 .route(web::post().to(resend_invitation)),
+        )
+        .service(resource("/v3/OS-PCU/users/{user_id}/totp").route(web::post().to(begin_totp)))
+        .service(
+            resource("/v3/OS-PCU/users/{user_id}/totp/confirm").route(web::post().to(confirm_totp)),
         );
+}
+
+/// Starts a TOTP enrolment for the caller: 201 with the pending credential's id, the secret, the
+/// `otpauth://` URI and its QR code as SVG (shown in this response only).
+async fn begin_totp(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    let e = credential::totp::begin_enrolment(&ctx, &path).await?;
+    Ok(created(
+        "totp",
+        serde_json::json!({
+            "credential_id": e.credential_id,
+            "secret": e.secret.expose_secret(),
+            "otpauth_uri": e.otpauth_uri.expose_secret(),
+            "qr_svg": e.qr_svg,
+            "algorithm": "SHA1",
+            "digits": crate::auth::totp::DIGITS,
+            "period": crate::auth::totp::STEP_SECONDS,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    totp: credential::totp::Confirmation,
+}
+
+/// Completes the enrolment with a first passcode: 200 with the user, now `OS-PCU:mfa_enabled`.
+async fn confirm_totp(
+    state: web::Data<State>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: JsonBody<ConfirmBody>,
+) -> Result<HttpResponse> {
+    let ctx = Ctx::new(&state, &caller.0);
+    credential::totp::confirm_enrolment(&ctx, &path, body.0.totp).await?;
+    let v = identity::get_user(&ctx, &path).await?;
+    Ok(ok("user", render::user(&ctx.base(), &v)))
 }
 
 #[derive(Deserialize)]

@@ -32,6 +32,8 @@ pub fn domain(base: &str, d: &Domain) -> Value {
             "enabled": d.enabled,
             "tags": [],
             "options": {},
+            "OS-PCU:mfa_required": d.mfa_required,
+            "OS-PCU:login_by_email": d.login_by_email,
             "links": {"self": format!("{base}/v3/domains/{}", d.id)},
         }),
         &d.extra,
@@ -80,6 +82,7 @@ pub fn user(base: &str, v: &UserView) -> Value {
         } else {
             "active"
         },
+        "OS-PCU:mfa_enabled": v.mfa_enabled,
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
     });
     if let Value::Object(m) = &mut out {

@@ -74,6 +74,7 @@ pub(crate) fn user_filter(q: &Query) -> Result<UserFilter> {
         enabled: enabled.or(status_enabled),
         bound_project_id: q.exact("OS-PCU:bound_project_id"),
         password_set,
+        mfa_enabled: q.bool("OS-PCU:mfa_enabled")?,
         ..Default::default()
     })
 }

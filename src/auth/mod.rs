@@ -3,11 +3,13 @@
 
 pub mod caller;
 pub mod password;
+pub mod receipt;
 mod request;
 pub mod revoke;
+pub mod totp;
 
 use chrono::{DateTime, Duration, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use request::*;
 
@@ -74,10 +76,11 @@ pub const TOKEN_EXPIRED: &str = "The token has expired.";
 pub async fn authenticate(
     state: &State,
     req: AuthRequest,
+    receipt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenInfo> {
     let method = methods_label(state, &req.auth.identity.methods);
-    let result = authenticate_unrecorded(state, req, now).await;
+    let result = authenticate_unrecorded(state, req, receipt, now).await;
     crate::telemetry::record_auth_attempt(method, &result);
     result
 }
@@ -104,6 +107,7 @@ fn methods_label(state: &State, methods: &[String]) -> String {
 async fn authenticate_unrecorded(
     state: &State,
     req: AuthRequest,
+    receipt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenInfo> {
     let identity = req.auth.identity;
@@ -158,6 +162,13 @@ async fn authenticate_unrecorded(
                     .ok_or_else(|| missing_method_body("application_credential"))?;
                 application_credential_method(state, a, now).await?
             }
+            "totp" => {
+                let t = identity
+                    .totp
+                    .clone()
+                    .ok_or_else(|| missing_method_body("totp"))?;
+                totp_method(state, t, now).await?
+            }
             other => {
                 return Err(Error::UnauthorizedMsg(format!(
                     "Attempted to authenticate with an unsupported method: {other}."
@@ -176,9 +187,68 @@ async fn authenticate_unrecorded(
             who.methods.push(m);
         }
     }
+    // A receipt adds the methods an earlier request of the same user proved (Keystone's MFA).
+    if let Some(r) = receipt {
+        let r = receipt::open(state, r, now)?;
+        if r.user_id != who.user.id {
+            tracing::info!(user_id = %who.user.id, "auth receipt of another user refused");
+            return Err(Error::UnauthorizedMsg(
+                "The auth receipt is invalid or has expired: authenticate again with all the methods your account requires.".into(),
+            ));
+        }
+        for m in r.methods {
+            if !who.methods.contains(&m) {
+                who.methods.push(m);
+            }
+        }
+    }
     who.methods
         .sort_by_key(|m| state.config.token.methods.iter().position(|o| o == m));
+    enforce_mfa(state, &who, now).await?;
     issue(state, who, req.auth.scope, now).await
+}
+
+/// The user's MFA rules (per-user options, or the domain's requirement) must be satisfied by the
+/// methods proved: one rule whose every method is among them. Otherwise the answer is Keystone's
+/// 401 with a receipt of the methods proved so far. Application credentials are the automation
+/// path and are not subject to MFA rules (nor tokens made from them).
+async fn enforce_mfa(state: &State, who: &Identified, now: DateTime<Utc>) -> Result<()> {
+    let delegated = who.app_cred.is_some()
+        || who
+            .parent
+            .as_ref()
+            .is_some_and(|p| p.application_credential.is_some());
+    if delegated {
+        return Ok(());
+    }
+    let (uid, did) = (who.user.id.clone(), who.user.domain_id.clone());
+    let configured = state.config.token.methods.clone();
+    let (rules, domain) = state
+        .store
+        .run(move |c| {
+            let rules = crate::identity::mfa::effective_rules(c, &uid, &configured)?;
+            Ok((rules, store::get_domain(c, &did)?))
+        })
+        .await?;
+    if rules.is_empty()
+        || rules
+            .iter()
+            .any(|rule| rule.iter().all(|m| who.methods.contains(m)))
+    {
+        return Ok(());
+    }
+    let user_domain = domain.ok_or(Error::Unauthorized)?;
+    let (token, expires_at) = receipt::seal(state, &who.user.id, &who.methods, now);
+    tracing::info!(user_id = %who.user.id, "more authentication methods required: receipt issued");
+    Err(Error::MfaRequired(Box::new(receipt::ReceiptIssued {
+        receipt: token,
+        methods: who.methods.clone(),
+        user: who.user.clone(),
+        user_domain,
+        issued_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
+        expires_at,
+        required: rules,
+    })))
 }
 
 fn merge(mut a: Identified, b: Identified) -> Identified {
@@ -246,18 +316,7 @@ pub async fn verify_password(
     let Some(user) = fresh else {
         return Err(refuse_after(hashed_at).await);
     };
-    let sc = &state.config.security_compliance;
-    let exempt = option_on(&options, "ignore_lockout_failure_attempts");
-    let locked = !exempt
-        && match (sc.lockout_failure_attempts, user.failed_auth_at) {
-            (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
-                match sc.lockout_duration {
-                    Some(d) => now.naive_utc() < at + Duration::seconds(d as i64),
-                    None => true,
-                }
-            }
-            _ => false,
-        };
+    let locked = locked_out(state, &user, &options, now);
     // A password changed while this one was being hashed: what was proved no longer counts.
     let verified = if user.password_hash != hash {
         Verified::No
@@ -300,6 +359,187 @@ pub async fn verify_password(
 
 pub use crate::identity::passwords::option_on;
 
+/// Locked by `lockout_failure_attempts`, judged on the counters as they are now.
+fn locked_out(state: &State, user: &User, options: &[UserOption], now: DateTime<Utc>) -> bool {
+    let sc = &state.config.security_compliance;
+    let exempt = option_on(options, "ignore_lockout_failure_attempts");
+    !exempt
+        && match (sc.lockout_failure_attempts, user.failed_auth_at) {
+            (Some(max), Some(at)) if user.failed_auth_count as u32 >= max => {
+                match sc.lockout_duration {
+                    Some(d) => now.naive_utc() < at + Duration::seconds(d as i64),
+                    None => true,
+                }
+            }
+            _ => false,
+        }
+}
+
+/// The user a password or TOTP login names: by id, or by name within a domain (id or name).
+/// `None` when there is no such user (the caller answers that after the same work as a failure).
+async fn find_login_user(
+    state: &State,
+    field: &str,
+    id: Option<String>,
+    name: Option<String>,
+    domain: Option<crate::resource::DomainRef>,
+) -> Result<Option<User>> {
+    if id.is_none() && name.is_none() {
+        return Err(Error::validation(format!(
+            "Invalid input for field '{field}': expecting to find id or name."
+        )));
+    }
+    if id.is_none() && domain.is_none() {
+        return Err(Error::validation(format!(
+            "Invalid input for field '{field}': a user name needs its domain (id or name)."
+        )));
+    }
+    state
+        .store
+        .run(move |c| match (&id, &domain) {
+            (Some(id), _) => store::get_user(c, id),
+            (None, Some(domain)) => {
+                let Some(d) = resource::find_domain(c, domain)? else {
+                    return Ok(None);
+                };
+                let name = name.as_deref().unwrap_or_default();
+                if let Some(u) = store::get_user_by_name(c, &d.id, name)? {
+                    return Ok(Some(u));
+                }
+                // Login by email: the address names the user when exactly one has it (the
+                // domain keeps them unique; an ambiguous one names nobody).
+                if d.login_by_email && name.contains('@') {
+                    let mut found = store::users_by_email(c, &d.id, name)?;
+                    if found.len() == 1 {
+                        return Ok(found.pop());
+                    }
+                }
+                Ok(None)
+            }
+            (None, None) => Ok(None),
+        })
+        .await
+}
+
+/// The `totp` method: the user's TOTP credentials are tried against the passcode within the
+/// skew window; the matching step is claimed in the database so that the passcode is accepted
+/// once, on any node. A wrong or replayed passcode counts toward lockout like a wrong password,
+/// and every failure is the generic 401 after the same Argon2 work a password check does, so
+/// that neither the answer nor its timing tells which users exist or have TOTP.
+async fn totp_method(state: &State, t: TotpMethod, now: DateTime<Utc>) -> Result<Identified> {
+    let u = t.user;
+    state.hasher.check_room()?;
+    let passcode = u.passcode.clone().ok_or_else(|| {
+        Error::validation(
+            "Invalid input for field 'auth.identity.totp.user.passcode': a passcode is required.",
+        )
+    })?;
+    totp::check_passcode_shape(passcode.expose_secret())?;
+    let user = find_login_user(
+        state,
+        "auth.identity.totp.user",
+        u.id.clone(),
+        u.name.clone(),
+        u.domain.clone(),
+    )
+    .await?;
+    // The work a password check does, whoever the user is.
+    let dummy = SecretString::from(crate::ids::random_urlsafe(16));
+    state.hasher.verify(dummy, None).await?;
+    let hashed_at = tokio::time::Instant::now();
+    let Some(user) = user else {
+        return Err(refuse_after(hashed_at).await);
+    };
+    let uid = user.id.clone();
+    let (fresh, options, creds) = state
+        .store
+        .run(move |c| {
+            Ok((
+                store::get_user(c, &uid)?,
+                store::user_options(c, &uid)?,
+                store::list_credentials(c, Some(&uid), Some(totp::TOTP_TYPE))?,
+            ))
+        })
+        .await?;
+    let Some(user) = fresh else {
+        return Err(refuse_after(hashed_at).await);
+    };
+    let keys = state.credential_keys.keys();
+    let skew = state.config.totp.skew_steps;
+    let mut matched: Option<(String, u64)> = None;
+    for cred in &creds {
+        let Ok(blob) = keys.all.decrypt(&cred.encrypted_blob) else {
+            tracing::error!(credential = %cred.id, "stored TOTP credential cannot be decrypted with the credential keys");
+            continue;
+        };
+        let blob = zeroize::Zeroizing::new(blob);
+        let Ok(text) = std::str::from_utf8(&blob) else {
+            continue;
+        };
+        let Ok(secret) = totp::decode_secret("credential.blob", text) else {
+            continue;
+        };
+        if let Some(step) =
+            totp::matching_step(&secret, passcode.expose_secret(), now.timestamp(), skew)
+        {
+            matched = Some((cred.id.clone(), step));
+            break;
+        }
+    }
+    let locked = locked_out(state, &user, &options, now);
+    let right = matched.is_some();
+    let accepted = match matched {
+        Some((cred_id, step)) if !locked => {
+            state
+                .store
+                .tx(move |c| store::claim_totp_step(c, &cred_id, step as i64))
+                .await?
+        }
+        _ => false,
+    };
+    if !accepted {
+        // A right passcode for a locked account is refused but not counted (as a password).
+        if !(locked && right) {
+            let (id, at) = (user.id.clone(), now.naive_utc());
+            state
+                .store
+                .tx(move |c| store::record_auth_failure(c, &id, at))
+                .await?;
+        }
+        tracing::info!(user_id = %user.id, "totp authentication failed");
+        return Err(refuse_after(hashed_at).await);
+    }
+    match check_user_active(state, &user, Some(&options), now).await {
+        Ok(()) => {}
+        Err(Error::Unauthorized) => return Err(refuse_after(hashed_at).await),
+        Err(e) => return Err(e),
+    }
+    record_login(state, &user, now).await?;
+    Ok(Identified {
+        user,
+        methods: vec!["totp".into()],
+        parent: None,
+        app_cred: None,
+    })
+}
+
+/// A login by a user's own secret succeeded: reset the failure count and mark the user active.
+/// It writes only when there is something to reset or the activity mark is an hour stale, so
+/// that a busy service account does not turn every token request into a write.
+async fn record_login(state: &State, user: &User, now: DateTime<Utc>) -> Result<()> {
+    let stale = user
+        .last_active_at
+        .is_none_or(|t| now.naive_utc() - t > Duration::hours(1));
+    if user.failed_auth_count > 0 || stale {
+        let (id, at) = (user.id.clone(), now.naive_utc());
+        state
+            .store
+            .tx(move |c| store::record_auth_success(c, &id, at))
+            .await?;
+    }
+    Ok(())
+}
+
 async fn password_method(
     state: &State,
     p: PasswordMethod,
@@ -309,28 +549,14 @@ async fn password_method(
     // A full hashing queue answers 503 before any database work.
     state.hasher.check_room()?;
     let secret = u.password.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.password.user.password': a password is required."))?;
-    if u.id.is_none() && u.name.is_none() {
-        return Err(Error::validation(
-            "Invalid input for field 'auth.identity.password.user': expecting to find id or name.",
-        ));
-    }
-    if u.id.is_none() && u.domain.is_none() {
-        return Err(Error::validation("Invalid input for field 'auth.identity.password.user': a user name needs its domain (id or name)."));
-    }
-    let lookup = u.clone();
-    let user = state
-        .store
-        .run(move |c| match &lookup.id {
-            Some(id) => store::get_user(c, id),
-            None => match resource::find_domain(c, lookup.domain.as_ref().expect("checked above"))?
-            {
-                Some(d) => {
-                    store::get_user_by_name(c, &d.id, lookup.name.as_deref().unwrap_or_default())
-                }
-                None => Ok(None),
-            },
-        })
-        .await?;
+    let user = find_login_user(
+        state,
+        "auth.identity.password.user",
+        u.id.clone(),
+        u.name.clone(),
+        u.domain.clone(),
+    )
+    .await?;
     let proved = verify_password(state, user, secret, now).await?;
     match check_user_active(state, &proved.user, Some(&proved.options), now).await {
         Ok(()) => {}
@@ -347,18 +573,7 @@ async fn password_method(
             user.id
         )));
     }
-    // A login writes only when there is something to reset or the activity mark is an hour
-    // stale, so that a busy service account does not turn every token request into a write.
-    let stale = user
-        .last_active_at
-        .is_none_or(|t| now.naive_utc() - t > Duration::hours(1));
-    if user.failed_auth_count > 0 || stale {
-        let (id, at) = (user.id.clone(), now.naive_utc());
-        state
-            .store
-            .tx(move |c| store::record_auth_success(c, &id, at))
-            .await?;
-    }
+    record_login(state, &user, now).await?;
     Ok(Identified {
         user,
         methods: vec!["password".into()],

@@ -28,6 +28,22 @@ pub struct Identity {
     pub token: Option<TokenMethod>,
     #[serde(default)]
     pub application_credential: Option<AppCredMethod>,
+    #[serde(default)]
+    pub totp: Option<TotpMethod>,
+}
+
+/// `"totp": {"user": {"id" | "name" + "domain", "passcode"}}` (Keystone's shape).
+#[derive(Deserialize, Clone)]
+pub struct TotpMethod {
+    pub user: TotpUser,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct TotpUser {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub domain: Option<DomainRef>,
+    pub passcode: Option<SecretString>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use sha2::Digest;
 
 use super::ec2_signature::{self, Ec2Request};
+use crate::auth::totp::{decode_secret, TOTP_TYPE};
 use crate::auth::{TokenInfo, EC2_METHOD};
 use crate::context::{found, Ctx};
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ fn owner(user_id: &str) -> Target<'_> {
     }
 }
 
-fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
+pub(crate) fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
     let keys = ctx.state.credential_keys.keys();
     (
         keys.primary.encrypt(blob.as_bytes()),
@@ -49,7 +50,7 @@ fn encrypt(ctx: &Ctx, blob: &str) -> (String, String) {
     )
 }
 
-fn decrypt(ctx: &Ctx, cred: Credential) -> Result<CredentialView> {
+pub(crate) fn decrypt(ctx: &Ctx, cred: Credential) -> Result<CredentialView> {
     let keys = ctx.state.credential_keys.keys();
     // Keys that differ from the ones that encrypted the blob (a node with its own credential
     // key repository, a key removed too early) are the operator's to fix: the log says which
@@ -195,6 +196,9 @@ async fn create_checked(
         check_project(ctx, &user_id, project, need_role).await?;
         (id, blob)
     } else {
+        if type_ == TOTP_TYPE {
+            decode_secret("credential.blob", &blob)?;
+        }
         (crate::ids::new_id(), blob)
     };
     let (encrypted_blob, key_hash) = encrypt(ctx, &blob);
@@ -343,6 +347,20 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
         }
         check_project(ctx, &cred.user_id, &project, !admin).await?;
     }
+    if cred.type_ == TOTP_TYPE {
+        decode_secret("credential.blob", &blob)?;
+    }
+    if current.cred.type_ == TOTP_TYPE && cred.type_ != TOTP_TYPE {
+        let (uid, id, methods) = (
+            cred.user_id.clone(),
+            cred.id.clone(),
+            ctx.state.config.token.methods.clone(),
+        );
+        ctx.state
+            .store
+            .run(move |c| keeps_totp_login(c, &uid, &id, &methods))
+            .await?;
+    }
     let (encrypted_blob, key_hash) = encrypt(ctx, &blob);
     cred.encrypted_blob = encrypted_blob;
     cred.key_hash = key_hash;
@@ -357,13 +375,46 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, req: CredentialInput) -> Result<Cre
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<()> {
     let current = load(ctx, id, "delete_credential").await?;
     let id = current.cred.id;
+    let (uid, totp, methods) = (
+        current.cred.user_id,
+        current.cred.type_ == TOTP_TYPE,
+        ctx.state.config.token.methods.clone(),
+    );
     ctx.state
         .store
         .tx(move |c| {
+            if totp {
+                keeps_totp_login(c, &uid, &id, &methods)?;
+            }
             store::delete_credential(c, &id)?;
             Ok(())
         })
         .await
+}
+
+/// A user whose every MFA rule needs `totp` keeps at least one TOTP credential: removing the last
+/// one (`except`) would lock the user out, so it is refused with a 409 that says what to do.
+fn keeps_totp_login(
+    c: &mut store::DbConnection,
+    user_id: &str,
+    except: &str,
+    methods: &[String],
+) -> Result<()> {
+    let rules = crate::identity::mfa::effective_rules(c, user_id, methods)?;
+    let needs_totp = !rules.is_empty() && rules.iter().all(|r| r.iter().any(|m| m == TOTP_TYPE));
+    if !needs_totp {
+        return Ok(());
+    }
+    let others = store::list_credentials(c, Some(user_id), Some(TOTP_TYPE))?
+        .into_iter()
+        .filter(|cr| cr.id != except)
+        .count();
+    if others == 0 {
+        return Err(Error::Conflict(format!(
+            "Credential {except} is the last TOTP credential of user {user_id}, whose multi-factor authentication rules require totp: turn multi_factor_auth_enabled off (or change multi_factor_auth_rules) first, or add another TOTP credential."
+        )));
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------ OS-EC2

@@ -4,6 +4,7 @@
 pub mod access_keys;
 pub mod ec2_signature;
 pub mod rotate;
+pub mod totp;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};

@@ -394,6 +394,12 @@ pub struct DomainCreate {
     pub explicit_domain_id: Option<String>,
     pub tags: Option<Vec<String>>,
     pub options: Option<Map<String, Value>>,
+    /// Every user of the domain must use MFA, unless its `multi_factor_auth_enabled` is `false`.
+    #[serde(rename = "OS-PCU:mfa_required")]
+    pub mfa_required: Option<bool>,
+    /// Password and TOTP logins accept the user's email as `user.name`.
+    #[serde(rename = "OS-PCU:login_by_email")]
+    pub login_by_email: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -405,6 +411,10 @@ pub struct DomainUpdate {
     pub enabled: Option<bool>,
     pub tags: Option<Vec<String>>,
     pub options: Option<Map<String, Value>>,
+    #[serde(rename = "OS-PCU:mfa_required")]
+    pub mfa_required: Option<bool>,
+    #[serde(rename = "OS-PCU:login_by_email")]
+    pub login_by_email: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -437,6 +447,9 @@ pub async fn create_domain(ctx: &Ctx<'_>, req: DomainCreate) -> Result<Domain> {
         enabled: req.enabled.unwrap_or(true),
         extra: merge_extra("domain", "{}", req.extra)?,
         created_at: ctx.now.naive_utc(),
+        mfa_required: req.mfa_required.unwrap_or(false),
+        // A new domain has no users: no duplicate emails to refuse.
+        login_by_email: req.login_by_email.unwrap_or(false),
     };
     ctx.state
         .store
@@ -487,6 +500,12 @@ pub async fn update_domain(ctx: &Ctx<'_>, id: &str, req: DomainUpdate) -> Result
     if let Some(e) = req.enabled {
         d.enabled = e;
     }
+    if let Some(m) = req.mfa_required {
+        d.mfa_required = m;
+    }
+    if let Some(l) = req.login_by_email {
+        d.login_by_email = l;
+    }
     crate::patch::check_same_id("domain", &current.id, &req.extra)?;
     d.extra = merge_extra("domain", &current.extra, req.extra)?;
     if d.id == DEFAULT_DOMAIN_ID && !d.enabled {
@@ -500,6 +519,10 @@ pub async fn update_domain(ctx: &Ctx<'_>, id: &str, req: DomainUpdate) -> Result
         .store
         .tx(move |c| {
             let d = store::patch_domain(c, &current, &d)?;
+            // Under the domain's row lock (taken by the patch), as user writes check emails.
+            if d.login_by_email {
+                crate::identity::emails::check_unique_in_domain(c, &d.id)?;
+            }
             if disabled {
                 revoker.revoke(c, Revoke::domain(&d.id))?;
             }

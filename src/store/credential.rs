@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::models::{AccessRule, ApplicationCredential, Credential};
 use super::schema::{
     access_rules, application_credential_access_rules, application_credential_roles,
-    application_credentials, credentials,
+    application_credentials, credentials, totp_steps,
 };
 use super::{on_conflict, DbConnection};
 use crate::error::Result;
@@ -273,4 +273,37 @@ pub fn list_credentials(
         q = q.filter(credentials::type_.eq(t.to_string()));
     }
     Ok(q.order(credentials::id.asc()).load(conn)?)
+}
+
+/// Claims TOTP time step `step` for a credential: true when it is later than every step accepted
+/// before (and is now recorded), false when it was used already or an earlier-or-equal one was.
+/// Each statement is atomic on its own, so two nodes racing for one step cannot both win: the
+/// UPDATE only moves the step forward; the first step ever is an INSERT that only one can do.
+pub fn claim_totp_step(conn: &mut DbConnection, credential_id: &str, step: i64) -> Result<bool> {
+    let advance = |conn: &mut DbConnection| -> Result<bool> {
+        Ok(diesel::update(
+            totp_steps::table
+                .filter(totp_steps::credential_id.eq(credential_id))
+                .filter(totp_steps::last_step.lt(step)),
+        )
+        .set(totp_steps::last_step.eq(step))
+        .execute(conn)?
+            == 1)
+    };
+    if advance(conn)? {
+        return Ok(true);
+    }
+    let inserted = super::insert_once(conn, |c| {
+        diesel::insert_into(totp_steps::table)
+            .values((
+                totp_steps::credential_id.eq(credential_id),
+                totp_steps::last_step.eq(step),
+            ))
+            .execute(c)
+    })?;
+    if inserted {
+        return Ok(true);
+    }
+    // A row appeared between the two statements: another login's; it may still be earlier.
+    advance(conn)
 }

@@ -265,6 +265,8 @@ pub struct UserFilter {
     pub bound_project_id: Option<String>,
     /// Users with (true) or without (false) a password (`OS-PCU:status` active / pending).
     pub password_set: Option<bool>,
+    /// `OS-PCU:mfa_enabled`: MFA rules enforced (enabled, rules set) and a TOTP credential.
+    pub mfa_enabled: Option<bool>,
     /// With `enabled`: users last active (or, never active, created) before this moment count
     /// as disabled unless exempt (`disable_user_account_days_inactive`).
     pub inactive_before: Option<NaiveDateTime>,
@@ -306,6 +308,43 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<User>> 
         Some(true) => q = q.filter(users::password_hash.is_not_null()),
         Some(false) => q = q.filter(users::password_hash.is_null()),
         None => {}
+    }
+    if let Some(want) = f.mfa_enabled {
+        // `identity::mfa::rules_of` in SQL: enforced when enabled with rules of its own or a
+        // domain that requires MFA, or not set at all in such a domain; and a TOTP credential.
+        use super::schema::{credentials, domains};
+        use crate::identity::mfa::{MFA_ENABLED, MFA_RULES};
+        let option = |name: &'static str| {
+            user_options::table
+                .filter(user_options::name.eq(name))
+                .select(user_options::user_id)
+        };
+        let enabled = option(MFA_ENABLED).filter(user_options::value.eq("true"));
+        // Stored rules are validated (no empty rule, known methods): any but `[]` enforce.
+        let ruled = option(MFA_RULES).filter(user_options::value.ne("[]"));
+        let requiring = || {
+            domains::table
+                .filter(domains::mfa_required.eq(true))
+                .select(domains::id)
+        };
+        let with_totp = credentials::table
+            .filter(credentials::type_.eq(crate::auth::totp::TOTP_TYPE))
+            .select(credentials::user_id);
+        let enforced = users::id
+            .eq_any(enabled)
+            .and(
+                users::id
+                    .eq_any(ruled)
+                    .or(users::domain_id.eq_any(requiring())),
+            )
+            .or(diesel::dsl::not(users::id.eq_any(option(MFA_ENABLED)))
+                .and(users::domain_id.eq_any(requiring())));
+        let on = enforced.and(users::id.eq_any(with_totp));
+        q = if want {
+            q.filter(on)
+        } else {
+            q.filter(diesel::dsl::not(on))
+        };
     }
     match (f.enabled, f.inactive_before) {
         (Some(enabled), None) => q = q.filter(users::enabled.eq(enabled)),
@@ -590,4 +629,34 @@ pub fn touch_user_activity(
         .set(users::last_active_at.eq(now))
         .execute(conn)?;
     Ok(())
+}
+
+/// The users of a domain whose email is `email`, compared case-insensitively (by the database's
+/// `lower()`, the same on both sides).
+pub fn users_by_email(conn: &mut DbConnection, domain_id: &str, email: &str) -> Result<Vec<User>> {
+    use super::filter::lower;
+    Ok(users::table
+        .filter(users::domain_id.eq(domain_id))
+        .filter(lower(users::email.assume_not_null()).eq(lower(email.to_string())))
+        .select(User::as_select())
+        .order(users::id.asc())
+        .load(conn)?)
+}
+
+/// Email addresses that more than one user of the domain has (case-insensitively), lower-cased.
+pub fn duplicate_emails(conn: &mut DbConnection, domain_id: &str) -> Result<Vec<String>> {
+    use super::filter::lower;
+    let mut rows: Vec<String> = users::table
+        .filter(users::domain_id.eq(domain_id))
+        .filter(users::email.is_not_null())
+        .select(lower(users::email.assume_not_null()))
+        .load(conn)?;
+    rows.sort();
+    let mut dups: Vec<String> = rows
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0].clone())
+        .collect();
+    dups.dedup();
+    Ok(dups)
 }

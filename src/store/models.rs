@@ -14,6 +14,10 @@ pub struct Domain {
     pub enabled: bool,
     pub extra: String,
     pub created_at: NaiveDateTime,
+    /// `OS-PCU:mfa_required`: users must satisfy MFA rules unless exempt.
+    pub mfa_required: bool,
+    /// `OS-PCU:login_by_email`: password and TOTP logins accept the email as user name.
+    pub login_by_email: bool,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -39,6 +39,8 @@ pub fn update_domain(conn: &mut DbConnection, d: &Domain) -> Result<()> {
             domains::description.eq(&d.description),
             domains::enabled.eq(d.enabled),
             domains::extra.eq(&d.extra),
+            domains::mfa_required.eq(d.mfa_required),
+            domains::login_by_email.eq(d.login_by_email),
         ))
         .execute(conn)
         .map_err(on_conflict(|| format!("Conflict occurred attempting to store domain - Duplicate entry found with name {}.", d.name)))?;
@@ -52,7 +54,7 @@ pub fn patch_domain(conn: &mut DbConnection, base: &Domain, new: &Domain) -> Res
     super::lock_row(conn, "domains", &new.id)?;
     let current = get_domain(conn, &new.id)?
         .ok_or_else(|| crate::error::Error::not_found("domain", new.id.clone()))?;
-    let merged = super::merge_changes!(current, base, new; name, description, enabled);
+    let merged = super::merge_changes!(current, base, new; name, description, enabled, mfa_required, login_by_email);
     update_domain(conn, &merged)?;
     Ok(merged)
 }
@@ -323,4 +325,9 @@ pub fn set_project_tags(conn: &mut DbConnection, project_id: &str, tags: &[Strin
         })?;
     }
     Ok(())
+}
+
+/// Locks a domain's row until the transaction ends (PostgreSQL; SQLite serializes writes).
+pub fn lock_domain(conn: &mut DbConnection, id: &str) -> Result<()> {
+    super::lock_row(conn, "domains", id)
 }

@@ -8,6 +8,8 @@ diesel::table! {
         enabled -> Bool,
         extra -> Text,
         created_at -> Timestamp,
+        mfa_required -> Bool,
+        login_by_email -> Bool,
     }
 }
 
@@ -171,6 +173,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    totp_steps (credential_id) {
+        credential_id -> Text,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
     regions (id) {
         id -> Text,
         description -> Text,
@@ -301,6 +310,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_rules,
     application_credential_access_rules,
     credentials,
+    totp_steps,
     regions,
     services,
     endpoints,

@@ -34,50 +34,52 @@ impl TokenProvider {
 
     /// Seals a payload with the primary key; the fernet timestamp is `now` (whole seconds).
     pub fn seal(&self, payload: &Payload, now: DateTime<Utc>) -> String {
-        let bytes = payload.encode(&self.method_order);
+        self.seal_bytes(&payload.encode(&self.method_order), now)
+    }
+
+    /// Seals any msgpack payload (an auth receipt's) the way tokens are sealed.
+    pub fn seal_bytes(&self, bytes: &[u8], now: DateTime<Utc>) -> String {
         let token = self
             .keys
             .keys()
             .primary
-            .encrypt_at_time(&bytes, now.timestamp().max(0) as u64);
+            .encrypt_at_time(bytes, now.timestamp().max(0) as u64);
         token.trim_end_matches('=').to_string()
     }
 
     /// Opens a token with any key of the repository. Expiry and revocation are the caller's.
     pub fn open(&self, token: &str) -> Result<Opened> {
         let unrecognized = || Error::NotFoundMsg("Could not recognize Fernet token".into());
+        let (bytes, issued_at) = self.open_bytes(token).ok_or_else(unrecognized)?;
+        let payload = Payload::decode(&bytes, &self.method_order).map_err(|e| {
+            tracing::debug!(error = %e, "token payload refused");
+            unrecognized()
+        })?;
+        Ok(Opened { payload, issued_at })
+    }
+
+    /// Decrypts a sealed payload with any key: its bytes and the fernet timestamp; `None` when
+    /// it is not one of ours.
+    pub fn open_bytes(&self, token: &str) -> Option<(Vec<u8>, DateTime<Utc>)> {
         if token.is_empty()
             || token.len() > 1024
             || !token
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
         {
-            return Err(unrecognized());
+            return None;
         }
         let mut padded = token.trim_end_matches('=').to_string();
         while padded.len() % 4 != 0 {
             padded.push('=');
         }
-        let bytes = self
-            .keys
-            .keys()
-            .all
-            .decrypt(&padded)
-            .map_err(|_| unrecognized())?;
+        let bytes = self.keys.keys().all.decrypt(&padded).ok()?;
         let raw = base64::engine::general_purpose::URL_SAFE
             .decode(&padded)
-            .map_err(|_| unrecognized())?;
-        let ts = u64::from_be_bytes(
-            raw.get(1..9)
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(unrecognized)?,
-        );
-        let issued_at = DateTime::from_timestamp(ts as i64, 0).ok_or_else(unrecognized)?;
-        let payload = Payload::decode(&bytes, &self.method_order).map_err(|e| {
-            tracing::debug!(error = %e, "token payload refused");
-            unrecognized()
-        })?;
-        Ok(Opened { payload, issued_at })
+            .ok()?;
+        let ts = u64::from_be_bytes(raw.get(1..9)?.try_into().ok()?);
+        let issued_at = DateTime::from_timestamp(ts as i64, 0)?;
+        Some((bytes, issued_at))
     }
 }
 

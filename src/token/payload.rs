@@ -33,7 +33,7 @@ pub enum PayloadError {
 }
 
 /// Keystone's id packing: `[true, 16 bytes]` for a UUID hex id, else `[false, "id"]`.
-fn pack_id(id: &str) -> Value {
+pub(crate) fn pack_id(id: &str) -> Value {
     match uuid::Uuid::parse_str(id) {
         Ok(u) if is_uuid_hex(id) => Value::Array(vec![
             Value::Boolean(true),
@@ -43,7 +43,7 @@ fn pack_id(id: &str) -> Value {
     }
 }
 
-fn unpack_id(v: &Value) -> Result<String, PayloadError> {
+pub(crate) fn unpack_id(v: &Value) -> Result<String, PayloadError> {
     let pair = v
         .as_array()
         .filter(|a| a.len() == 2)

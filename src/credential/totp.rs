@@ -1,0 +1,202 @@
+//! Self-service TOTP enrolment (`/v3/OS-PCU/users/{user_id}/totp`, and the web page built on
+//! the same two functions): `begin` makes a new secret, kept as a pending credential, and shows
+//! it as text, as an `otpauth://` URI and as a QR code (SVG, rendered here); `confirm` takes a
+//! first passcode from the user's app and only then turns the pending credential into a `totp`
+//! credential and switches MFA on for the user, in one transaction. Nothing is half-enabled: a
+//! wrong passcode changes nothing, and a pending credential never logs anyone in.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::access_keys::{decrypt, encrypt};
+use crate::auth::totp::{self, TOTP_TYPE};
+use crate::context::{found, Ctx};
+use crate::error::{Error, Result};
+use crate::identity::mfa::{MFA_ENABLED, MFA_RULES};
+use crate::policy::Target;
+use crate::store::{self, Credential};
+
+/// The type of a credential whose enrolment was begun but not confirmed.
+pub const PENDING_TYPE: &str = "OS-PCU:totp_pending";
+
+/// The rule an enrolment sets when the user has none: password and passcode.
+const DEFAULT_RULE: &[&str] = &["password", "totp"];
+
+/// What `begin` shows once: the secret is also stored (encrypted) in the pending credential.
+pub struct Enrolment {
+    pub credential_id: String,
+    pub secret: SecretString,
+    pub otpauth_uri: SecretString,
+    pub qr_svg: String,
+}
+
+#[derive(Deserialize)]
+pub struct Confirmation {
+    pub credential_id: Option<String>,
+    pub passcode: Option<SecretString>,
+}
+
+fn owner(user_id: &str) -> Target<'_> {
+    Target {
+        user_id: Some(user_id),
+        ..Default::default()
+    }
+}
+
+/// The `otpauth://` URI authenticator apps read (Google Authenticator's key-URI format).
+pub fn otpauth_uri(issuer: &str, account: &str, secret: &str) -> String {
+    let enc = |s: &str| {
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    format!(
+        "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits={}&period={}",
+        enc(issuer),
+        enc(account),
+        enc(issuer),
+        totp::DIGITS,
+        totp::STEP_SECONDS
+    )
+}
+
+/// The QR code of `text` as an SVG document.
+pub fn qr_svg(text: &str) -> Result<String> {
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| Error::internal(format!("cannot make the enrolment QR code: {e}")))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
+/// Starts an enrolment for the caller itself: a new pending credential (replacing an earlier
+/// pending one) with a fresh 160-bit secret.
+pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> {
+    ctx.enforce("enrol_totp", owner(user_id))?;
+    let uid = user_id.to_string();
+    let user = ctx
+        .state
+        .store
+        .run(move |c| found(store::get_user(c, &uid)?, "user", &uid))
+        .await?;
+    let secret = totp::new_secret();
+    let (encrypted_blob, key_hash) = encrypt(ctx, &secret);
+    let cred = Credential {
+        id: crate::ids::new_id(),
+        user_id: user.id.clone(),
+        project_id: None,
+        type_: PENDING_TYPE.into(),
+        encrypted_blob,
+        key_hash,
+        extra: "{}".into(),
+        created_at: ctx.now.naive_utc(),
+    };
+    let stored = cred.clone();
+    ctx.state
+        .store
+        .tx(move |c| {
+            for old in store::list_credentials(c, Some(&stored.user_id), Some(PENDING_TYPE))? {
+                store::delete_credential(c, &old.id)?;
+            }
+            store::insert_credential(c, &stored)
+        })
+        .await?;
+    let issuer = url::Url::parse(&ctx.state.public_url())
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_else(|| "Ironstone".into());
+    let uri = otpauth_uri(&issuer, &user.name, &secret);
+    let qr_svg = qr_svg(&uri)?;
+    Ok(Enrolment {
+        credential_id: cred.id,
+        secret: SecretString::from(secret.to_string()),
+        otpauth_uri: SecretString::from(uri),
+        qr_svg,
+    })
+}
+
+/// Completes an enrolment with a first passcode: the pending credential becomes a `totp`
+/// credential and `multi_factor_auth_enabled` is switched on (with the rule password + totp when
+/// the user has no rules), in one transaction. The passcode's step is claimed, so the same
+/// passcode cannot log in afterwards. A wrong passcode is a 400 and changes nothing.
+pub async fn confirm_enrolment(ctx: &Ctx<'_>, user_id: &str, req: Confirmation) -> Result<()> {
+    ctx.enforce("enrol_totp", owner(user_id))?;
+    let id = req.credential_id.ok_or_else(|| {
+        Error::validation("Invalid input for field 'totp.credential_id': it is required (the id the enrolment returned).")
+    })?;
+    let passcode = req.passcode.ok_or_else(|| {
+        Error::validation("Invalid input for field 'totp.passcode': it is required (the 6-digit passcode your app shows).")
+    })?;
+    if passcode.expose_secret().len() != totp::DIGITS
+        || !passcode.expose_secret().bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(Error::validation(
+            "Invalid input for field 'totp.passcode': expecting the 6 digits your authenticator app shows.",
+        ));
+    }
+    let (uid, cid) = (user_id.to_string(), id.clone());
+    let pending = ctx
+        .state
+        .store
+        .run(move |c| {
+            let cred = store::get_credential(c, &cid)?
+                .filter(|cr| cr.user_id == uid && cr.type_ == PENDING_TYPE);
+            found(cred, "pending TOTP enrolment", &cid)
+        })
+        .await?;
+    let view = decrypt(ctx, pending)?;
+    let secret = totp::decode_secret("credential.blob", &view.blob)?;
+    let step = totp::matching_step(
+        &secret,
+        passcode.expose_secret(),
+        ctx.now.timestamp(),
+        ctx.state.config.totp.skew_steps,
+    )
+    .ok_or_else(|| {
+        Error::validation(
+            "Invalid input for field 'totp.passcode': it does not match the enrolled secret. Check that the app holds the secret shown and that your device's clock is right, then send the passcode it shows now.",
+        )
+    })?;
+    let base = view.cred;
+    let mut confirmed = base.clone();
+    confirmed.type_ = TOTP_TYPE.into();
+    let uid = user_id.to_string();
+    ctx.state
+        .store
+        .tx(move |c| {
+            // Still pending (not confirmed or replaced by a concurrent request).
+            let now = store::get_credential(c, &base.id)?.filter(|cr| cr.type_ == PENDING_TYPE);
+            found(now, "pending TOTP enrolment", &base.id)?;
+            store::patch_credential(c, &base, &confirmed)?;
+            store::claim_totp_step(c, &confirmed.id, step as i64)?;
+            let options = store::user_options(c, &uid)?;
+            let has_rules = options
+                .iter()
+                .any(|o| o.name == MFA_RULES && o.value != "[]");
+            if !has_rules {
+                let rule = serde_json::json!([DEFAULT_RULE]).to_string();
+                store::set_user_option(c, &uid, MFA_RULES, Some(&rule))?;
+            }
+            store::set_user_option(c, &uid, MFA_ENABLED, Some("true"))?;
+            Ok(())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otpauth_uri_is_escaped() {
+        let uri = otpauth_uri("cloud.example", "ann smith@x", "ABC");
+        assert_eq!(
+            uri,
+            "otpauth://totp/cloud.example:ann%20smith%40x?secret=ABC&issuer=cloud.example&algorithm=SHA1&digits=6&period=30"
+        );
+        let svg = qr_svg(&uri).unwrap();
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    }
+}
