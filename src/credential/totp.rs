@@ -103,11 +103,7 @@ pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> 
             store::insert_credential(c, &stored)
         })
         .await?;
-    let issuer = url::Url::parse(&ctx.state.public_url())
-        .ok()
-        .and_then(|u| u.host_str().map(String::from))
-        .unwrap_or_else(|| "Ironstone".into());
-    let uri = otpauth_uri(&issuer, &user.name, &secret);
+    let uri = otpauth_uri(&issuer(ctx), &user.name, &secret);
     let qr_svg = qr_svg(&uri)?;
     Ok(Enrolment {
         credential_id: cred.id,
@@ -115,6 +111,45 @@ pub async fn begin_enrolment(ctx: &Ctx<'_>, user_id: &str) -> Result<Enrolment> 
         otpauth_uri: SecretString::from(uri),
         qr_svg,
     })
+}
+
+/// The enrolment `begin_enrolment` started, shown again (the same secret, from its pending
+/// credential), for a page whose first passcode was wrong: the user's app already holds it.
+pub async fn resume_enrolment(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    credential_id: &str,
+) -> Result<Enrolment> {
+    ctx.enforce("enrol_totp", owner(user_id))?;
+    let (uid, cid) = (user_id.to_string(), credential_id.to_string());
+    let (user, pending) = ctx
+        .state
+        .store
+        .run(move |c| {
+            let user = found(store::get_user(c, &uid)?, "user", &uid)?;
+            let cred = store::get_credential(c, &cid)?
+                .filter(|cr| cr.user_id == uid && cr.type_ == PENDING_TYPE);
+            Ok((user, found(cred, "pending TOTP enrolment", &cid)?))
+        })
+        .await?;
+    let id = pending.id.clone();
+    let view = decrypt(ctx, pending)?;
+    totp::decode_secret("credential.blob", &view.blob)?;
+    let uri = otpauth_uri(&issuer(ctx), &user.name, &view.blob);
+    Ok(Enrolment {
+        credential_id: id,
+        secret: SecretString::from(view.blob.clone()),
+        qr_svg: qr_svg(&uri)?,
+        otpauth_uri: SecretString::from(uri),
+    })
+}
+
+/// Who authenticator apps show as the account's issuer: the host of the public URL.
+fn issuer(ctx: &Ctx<'_>) -> String {
+    url::Url::parse(&ctx.state.public_url())
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_else(|| "Ironstone".into())
 }
 
 /// Completes an enrolment with a first passcode: the pending credential becomes a `totp`

@@ -8,6 +8,7 @@
 pub mod csrf;
 pub mod exports;
 pub mod form;
+pub mod mfa;
 pub mod page;
 
 use std::borrow::Cow;
