@@ -47,6 +47,7 @@ impl Application {
                 .app_data(data.clone())
                 .wrap(from_fn(crate::api::keystone_envelope))
                 .configure(crate::api::routes)
+                .configure(crate::web::routes)
                 .default_service(web::to(crate::api::not_found))
         })
         .shutdown_timeout(30)

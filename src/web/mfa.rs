@@ -29,14 +29,6 @@ pub const PATH: &str = "/account/2fa";
 const SESSION_COOKIE: &str = "ironstone_2fa";
 const SESSION_MINUTES: i64 = 10;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(PATH)
-            .route(web::get().to(show))
-            .route(web::post().to(submit)),
-    );
-}
-
 #[derive(Serialize, Default)]
 struct LoginPage {
     csrf_token: String,
@@ -103,11 +95,11 @@ fn message(state: &State, status: StatusCode, heading: &str, text: &str) -> Http
     )
 }
 
-async fn show(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+pub async fn show(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     login_page(&state, &req, StatusCode::OK, LoginPage::default())
 }
 
-async fn submit(state: web::Data<State>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn submit(state: web::Data<State>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let sub = match form::read(payload).await.map_err(|_| ()).and_then(|b| form::parse(&b).map_err(|_| ())) {
         Ok(s) => s,
         Err(()) => {

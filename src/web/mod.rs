@@ -8,13 +8,44 @@
 pub mod csrf;
 pub mod exports;
 pub mod form;
+mod link;
 pub mod mfa;
 pub mod page;
 
 use std::borrow::Cow;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::state::State;
+
 /// Where a link's secret sits in a path; `loggable_path` hides what follows.
 pub const LINK_PREFIX: &str = "/account/link/";
+
+/// The routes under `/account`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/account")
+            .wrap(from_fn(secure_headers))
+            .service(web::resource("/style.css").route(web::get().to(style)))
+            .service(
+                web::resource("/2fa")
+                    .route(web::get().to(mfa::show))
+                    .route(web::post().to(mfa::submit))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/link/{secret}")
+                    .route(web::get().to(link::show))
+                    .route(web::post().to(link::submit))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
 
 /// A request path as it may be logged: a link's secret is a credential, so everything after
 /// `/account/link/` is replaced (the route pattern, `/account/link/{secret}`, is what remains).
@@ -25,6 +56,70 @@ pub fn loggable_path(path: &str) -> Cow<'_, str> {
         }
         _ => Cow::Borrowed(path),
     }
+}
+
+async fn secure_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    page::secure_headers(res.headers_mut());
+    Ok(res)
+}
+
+async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(page::STYLE)
+}
+
+pub(crate) fn cloud_name(_state: &State) -> String {
+    // TEMPORARY until branch mail lands: [smtp] cloud_name.
+    "OpenStack".into()
+}
+
+fn message(
+    req: &HttpRequest,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    retry: bool,
+) -> HttpResponse {
+    let name = req
+        .app_data::<web::Data<State>>()
+        .map(|s| cloud_name(s))
+        .unwrap_or_default();
+    page::html(
+        status,
+        page::message(
+            &name,
+            &page::MessagePage {
+                heading: heading.into(),
+                message: text.into(),
+                retry,
+            },
+        ),
+    )
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    message(
+        &req,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address. If you followed a link from an email, check that it was copied whole.",
+        false,
+    )
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    message(
+        &req,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Not allowed",
+        "This page is opened with a browser (GET) and its form is sent with POST.",
+        false,
+    )
 }
 
 #[cfg(test)]

@@ -30,3 +30,4 @@ mod realm;
 mod revocation;
 mod settings;
 mod totp;
+mod web;
