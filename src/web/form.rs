@@ -19,6 +19,7 @@ pub struct Submission {
     pub step: Option<String>,
     pub user_name: Option<String>,
     pub domain: Option<String>,
+    pub project: Option<String>,
     pub credential_id: Option<String>,
     pub passcode: Option<SecretString>,
 }
@@ -84,6 +85,7 @@ pub fn parse(body: &[u8]) -> Result<Submission, BodyError> {
             "step" if s.step.is_none() => s.step = Some(v),
             "user_name" if s.user_name.is_none() => s.user_name = Some(v),
             "domain" if s.domain.is_none() => s.domain = Some(v),
+            "project" if s.project.is_none() => s.project = Some(v),
             "credential_id" if s.credential_id.is_none() => s.credential_id = Some(v),
             "passcode" if s.passcode.is_none() => s.passcode = Some(SecretString::from(v)),
             _ => {}

@@ -16,8 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::{csrf, form, page};
-use crate::auth::{Auth, AuthRequest, Identity, PasswordMethod, UserCredentials};
 use crate::auth::TokenInfo;
+use crate::auth::{Auth, AuthRequest, Identity, PasswordMethod, UserCredentials};
 use crate::context::Ctx;
 use crate::credential::totp::{self, Confirmation, Enrolment};
 use crate::error::Error;
@@ -34,6 +34,7 @@ struct LoginPage {
     csrf_token: String,
     user_name: String,
     domain: String,
+    project: String,
     error: Option<String>,
 }
 
@@ -65,13 +66,23 @@ fn cloud_name(state: &State) -> &str {
 }
 
 /// A page with the CSRF cookie the form needs.
-fn with_csrf(state: &State, status: StatusCode, csrf_token: &str, body: Result<String, String>) -> HttpResponse {
+fn with_csrf(
+    state: &State,
+    status: StatusCode,
+    csrf_token: &str,
+    body: Result<String, String>,
+) -> HttpResponse {
     let mut res = page::html(status, body);
     let _ = res.add_cookie(&csrf::cookie(csrf_token, secure(state)));
     res
 }
 
-fn login_page(state: &State, req: &HttpRequest, status: StatusCode, mut p: LoginPage) -> HttpResponse {
+fn login_page(
+    state: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    mut p: LoginPage,
+) -> HttpResponse {
     p.csrf_token = csrf::token_for(req);
     if p.domain.is_empty() {
         p.domain = "Default".into();
@@ -99,8 +110,16 @@ pub async fn show(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     login_page(&state, &req, StatusCode::OK, LoginPage::default())
 }
 
-pub async fn submit(state: web::Data<State>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let sub = match form::read(payload).await.map_err(|_| ()).and_then(|b| form::parse(&b).map_err(|_| ())) {
+pub async fn submit(
+    state: web::Data<State>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let sub = match form::read(payload)
+        .await
+        .map_err(|_| ())
+        .and_then(|b| form::parse(&b).map_err(|_| ()))
+    {
         Ok(s) => s,
         Err(()) => {
             return message(
@@ -111,7 +130,13 @@ pub async fn submit(state: web::Data<State>, req: HttpRequest, payload: web::Pay
             )
         }
     };
-    if csrf::check(&req, sub.csrf_token.as_deref(), &csrf::origin_of(&state.public_url())).is_err() {
+    if csrf::check(
+        &req,
+        sub.csrf_token.as_deref(),
+        &csrf::origin_of(&state.public_url()),
+    )
+    .is_err()
+    {
         return login_page(
             &state,
             &req,
@@ -138,17 +163,29 @@ pub async fn submit(state: web::Data<State>, req: HttpRequest, payload: web::Pay
 async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpResponse {
     let user_name = sub.user_name.unwrap_or_default().trim().to_string();
     let domain = sub.domain.unwrap_or_default().trim().to_string();
+    let project = sub.project.unwrap_or_default().trim().to_string();
     let retry = |error: &str| LoginPage {
         user_name: user_name.clone(),
         domain: domain.clone(),
+        project: project.clone(),
         error: Some(error.to_string()),
         ..Default::default()
     };
     let Some(password) = sub.password.filter(|p| !p.expose_secret().is_empty()) else {
-        return login_page(state, req, StatusCode::BAD_REQUEST, retry("Enter your password."));
+        return login_page(
+            state,
+            req,
+            StatusCode::BAD_REQUEST,
+            retry("Enter your password."),
+        );
     };
     if user_name.is_empty() || domain.is_empty() {
-        return login_page(state, req, StatusCode::BAD_REQUEST, retry("Enter your user name and its domain."));
+        return login_page(
+            state,
+            req,
+            StatusCode::BAD_REQUEST,
+            retry("Enter your user name and its domain."),
+        );
     }
     let request = AuthRequest {
         auth: Auth {
@@ -169,7 +206,10 @@ async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpR
                 application_credential: None,
                 totp: None,
             },
-            scope: None,
+            // Without a project: the user's own (bound or default) project, as the API does.
+            scope: (!project.is_empty()).then(
+                || serde_json::json!({"project": {"name": project, "domain": {"name": domain}}}),
+            ),
         },
     };
     let now = Utc::now();
@@ -187,7 +227,11 @@ async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpR
         // expired password, or for a busy service.
         Err(e) => return login_page(state, req, e.status(), retry(&e.to_string())),
     };
-    let ctx = Ctx { state, caller: &info, now };
+    let ctx = Ctx {
+        state,
+        caller: &info,
+        now,
+    };
     match totp::begin_enrolment(&ctx, &info.user.id).await {
         Ok(enrolment) => enrol_page(state, req, &info, enrolment, None, true),
         Err(e) => message(
@@ -216,7 +260,10 @@ fn enrol_page(
         .collect();
     // The SVG is ours (the QR modules of the otpauth URI; no text from a user); the XML
     // declaration has no place inside an HTML page.
-    let svg = e.qr_svg.find("<svg").map_or(e.qr_svg.as_str(), |i| &e.qr_svg[i..]);
+    let svg = e
+        .qr_svg
+        .find("<svg")
+        .map_or(e.qr_svg.as_str(), |i| &e.qr_svg[i..]);
     let p = EnrolPage {
         csrf_token: csrf::token_for(req),
         user_name: info.user.name.clone(),
@@ -226,11 +273,24 @@ fn enrol_page(
         qr_svg: svg.to_string(),
         error,
     };
-    let status = if p.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if p.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let token = p.csrf_token.clone();
-    let mut res = with_csrf(state, status, &token, page::mfa("mfa_enrol.html", cloud_name(state), &p));
+    let mut res = with_csrf(
+        state,
+        status,
+        &token,
+        page::mfa("mfa_enrol.html", cloud_name(state), &p),
+    );
     if new_session {
-        let _ = res.add_cookie(&session_cookie(state, &info.token, CookieAge::minutes(SESSION_MINUTES)));
+        let _ = res.add_cookie(&session_cookie(
+            state,
+            &info.token,
+            CookieAge::minutes(SESSION_MINUTES),
+        ));
     }
     res
 }
@@ -264,19 +324,33 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
             },
         );
     };
-    let ctx = Ctx { state, caller: &info, now };
+    let ctx = Ctx {
+        state,
+        caller: &info,
+        now,
+    };
     let credential_id = sub.credential_id.unwrap_or_default();
     let confirmation = Confirmation {
         credential_id: Some(credential_id.clone()),
-        passcode: Some(sub.passcode.unwrap_or_else(|| SecretString::from(String::new()))),
+        passcode: Some(
+            sub.passcode
+                .unwrap_or_else(|| SecretString::from(String::new())),
+        ),
     };
     match totp::confirm_enrolment(&ctx, &info.user.id, confirmation).await {
         Ok(()) => {}
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
             // Wrong or malformed passcode: the same secret again (the app already holds it).
             return match totp::resume_enrolment(&ctx, &info.user.id, &credential_id).await {
-                Ok(enrolment) => enrol_page(state, req, &info, enrolment, Some(e.to_string()), false),
-                Err(e) => message(state, StatusCode::NOT_FOUND, "Start again", &format!("{e} Open this page again to get a new QR code.")),
+                Ok(enrolment) => {
+                    enrol_page(state, req, &info, enrolment, Some(e.to_string()), false)
+                }
+                Err(e) => message(
+                    state,
+                    StatusCode::NOT_FOUND,
+                    "Start again",
+                    &format!("{e} Open this page again to get a new QR code."),
+                ),
             };
         }
         Err(e) => {
@@ -319,7 +393,10 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
         cli,
         clouds_yaml,
     };
-    let mut res = page::html(StatusCode::OK, page::mfa("mfa_done.html", cloud_name(state), &p));
+    let mut res = page::html(
+        StatusCode::OK,
+        page::mfa("mfa_done.html", cloud_name(state), &p),
+    );
     let _ = res.add_cookie(&session_cookie(state, "", CookieAge::ZERO));
     res
 }
