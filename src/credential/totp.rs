@@ -114,6 +114,59 @@ pub async fn confirm_enrolment_with_receipt(
     confirm(state, user_id, req, now).await
 }
 
+/// The enrolment `begin_enrolment` started, shown again (the same secret, from its pending
+/// credential), for a page whose first passcode was wrong: the user's app already holds it.
+pub async fn resume_enrolment(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    credential_id: &str,
+) -> Result<Enrolment> {
+    ctx.enforce("enrol_totp", owner(user_id))?;
+    resume(ctx.state, user_id, credential_id).await
+}
+
+pub async fn resume_enrolment_with_receipt(
+    state: &State,
+    receipt: &str,
+    user_id: &str,
+    credential_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Enrolment> {
+    receipt_allows(state, receipt, user_id, now).await?;
+    resume(state, user_id, credential_id).await
+}
+
+async fn resume(state: &State, user_id: &str, credential_id: &str) -> Result<Enrolment> {
+    let (uid, cid) = (user_id.to_string(), credential_id.to_string());
+    let (user, pending) = state
+        .store
+        .run(move |c| {
+            let user = found(store::get_user(c, &uid)?, "user", &uid)?;
+            let cred = store::get_credential(c, &cid)?
+                .filter(|cr| cr.user_id == uid && cr.type_ == PENDING_TYPE);
+            Ok((user, found(cred, "pending TOTP enrolment", &cid)?))
+        })
+        .await?;
+    let id = pending.id.clone();
+    let view = decrypt_with(state, pending)?;
+    totp::decode_secret("credential.blob", &view.blob)?;
+    let uri = otpauth_uri(&issuer(state), &user.name, &view.blob);
+    Ok(Enrolment {
+        credential_id: id,
+        secret: SecretString::from(view.blob.clone()),
+        qr_svg: qr_svg(&uri)?,
+        otpauth_uri: SecretString::from(uri),
+    })
+}
+
+/// Who authenticator apps show as the account's issuer: the host of the public URL.
+fn issuer(state: &State) -> String {
+    url::Url::parse(&state.public_url())
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_else(|| "Ironstone".into())
+}
+
 /// A receipt enrols only its own user, only when it proves the password, and only while the
 /// user has no TOTP credential: once one exists, adding another needs a token (which needs the
 /// passcode). This is the one way in for a user whose domain requires MFA before it enrolled.
@@ -176,11 +229,7 @@ async fn begin(state: &State, user_id: &str, now: DateTime<Utc>) -> Result<Enrol
             store::insert_credential(c, &stored)
         })
         .await?;
-    let issuer = url::Url::parse(&state.public_url())
-        .ok()
-        .and_then(|u| u.host_str().map(String::from))
-        .unwrap_or_else(|| "Ironstone".into());
-    let uri = otpauth_uri(&issuer, &user.name, &secret);
+    let uri = otpauth_uri(&issuer(state), &user.name, &secret);
     let qr_svg = qr_svg(&uri)?;
     Ok(Enrolment {
         credential_id: cred.id,

@@ -15,6 +15,13 @@ pub struct Submission {
     pub csrf_token: Option<String>,
     pub password: Option<SecretString>,
     pub confirm: Option<SecretString>,
+    /// The two-factor page: which step, who signs in, the first passcode.
+    pub step: Option<String>,
+    pub user_name: Option<String>,
+    pub domain: Option<String>,
+    pub project: Option<String>,
+    pub credential_id: Option<String>,
+    pub passcode: Option<SecretString>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -75,6 +82,12 @@ pub fn parse(body: &[u8]) -> Result<Submission, BodyError> {
             "csrf_token" if s.csrf_token.is_none() => s.csrf_token = Some(v),
             "password" if s.password.is_none() => s.password = Some(SecretString::from(v)),
             "confirm" if s.confirm.is_none() => s.confirm = Some(SecretString::from(v)),
+            "step" if s.step.is_none() => s.step = Some(v),
+            "user_name" if s.user_name.is_none() => s.user_name = Some(v),
+            "domain" if s.domain.is_none() => s.domain = Some(v),
+            "project" if s.project.is_none() => s.project = Some(v),
+            "credential_id" if s.credential_id.is_none() => s.credential_id = Some(v),
+            "passcode" if s.passcode.is_none() => s.passcode = Some(SecretString::from(v)),
             _ => {}
         }
     }

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod exports;
 pub mod form;
 mod link;
+pub mod mfa;
 pub mod page;
 
 use std::borrow::Cow;
@@ -30,6 +31,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/account")
             .wrap(from_fn(secure_headers))
             .service(web::resource("/style.css").route(web::get().to(style)))
+            .service(
+                web::resource("/2fa")
+                    .route(web::get().to(mfa::show))
+                    .route(web::post().to(mfa::submit))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/link/{secret}")
                     .route(web::get().to(link::show))

@@ -32,6 +32,9 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("form.html", include_str!("templates/form.html")),
         ("done.html", include_str!("templates/done.html")),
         ("message.html", include_str!("templates/message.html")),
+        ("mfa_login.html", include_str!("templates/mfa_login.html")),
+        ("mfa_enrol.html", include_str!("templates/mfa_enrol.html")),
+        ("mfa_done.html", include_str!("templates/mfa_done.html")),
     ] {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -111,6 +114,11 @@ fn render<T: Serialize>(template: &str, cloud_name: &str, page: &T) -> Result<St
         .get_template(template)
         .and_then(|t| t.render(minijinja::value::Value::from_serialize(&frame)))
         .map_err(|e| format!("rendering {template}: {e}"))
+}
+
+/// One of the two-factor pages (`web::mfa`), by template name.
+pub fn mfa<T: Serialize>(template: &str, cloud_name: &str, page: &T) -> Result<String, String> {
+    render(template, cloud_name, page)
 }
 
 pub fn form(cloud_name: &str, page: &FormPage) -> Result<String, String> {

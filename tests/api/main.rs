@@ -27,6 +27,7 @@ mod mail;
 mod management;
 mod metrics;
 mod mfa;
+mod mfa_page;
 mod operator;
 mod passwords;
 mod policy;

@@ -1,0 +1,402 @@
+//! `/account/2fa`: a user turns on two-factor authentication for itself. It signs in with its
+//! password (the real `password` auth method: lockout, expiry and every rule apply), sees a QR
+//! code of a fresh TOTP secret (rendered server-side as SVG; no external service) and the secret
+//! as text, and confirms with a first passcode; only then is MFA switched on
+//! (`credential::totp::{begin_enrolment, confirm_enrolment}`, the same functions as the API).
+//!
+//! Between the two steps the page's sign-in (a token, only ever in an `HttpOnly`,
+//! `SameSite=Strict` cookie limited to this path and to ten minutes) stands for the user; it is
+//! revoked when the enrolment is done. Forms are CSRF-protected like the link pages.
+
+use actix_web::cookie::{time::Duration as CookieAge, Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use super::{csrf, form, page};
+use crate::auth::TokenInfo;
+use crate::auth::{Auth, AuthRequest, Identity, PasswordMethod, UserCredentials};
+use crate::context::Ctx;
+use crate::credential::totp::{self, Confirmation, Enrolment};
+use crate::error::Error;
+use crate::resource::DomainRef;
+use crate::state::State;
+
+pub const PATH: &str = "/account/2fa";
+/// The page's sign-in between its two steps.
+const SESSION_COOKIE: &str = "ironstone_2fa";
+const SESSION_MINUTES: i64 = 10;
+
+#[derive(Serialize, Default)]
+struct LoginPage {
+    csrf_token: String,
+    user_name: String,
+    domain: String,
+    project: String,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EnrolPage {
+    csrf_token: String,
+    user_name: String,
+    domain_name: String,
+    credential_id: String,
+    /// The key in groups of four, as apps ask for it.
+    secret: String,
+    qr_svg: String,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DonePage {
+    user_name: String,
+    cli: String,
+    clouds_yaml: String,
+}
+
+fn secure(state: &State) -> bool {
+    state.public_url().starts_with("https://")
+}
+
+fn cloud_name(state: &State) -> &str {
+    &state.config.smtp.cloud_name
+}
+
+/// A page with the CSRF cookie the form needs.
+fn with_csrf(
+    state: &State,
+    status: StatusCode,
+    csrf_token: &str,
+    body: Result<String, String>,
+) -> HttpResponse {
+    let mut res = page::html(status, body);
+    let _ = res.add_cookie(&csrf::cookie(csrf_token, secure(state)));
+    res
+}
+
+fn login_page(
+    state: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    mut p: LoginPage,
+) -> HttpResponse {
+    p.csrf_token = csrf::token_for(req);
+    if p.domain.is_empty() {
+        p.domain = "Default".into();
+    }
+    let body = page::mfa("mfa_login.html", cloud_name(state), &p);
+    let token = p.csrf_token.clone();
+    with_csrf(state, status, &token, body)
+}
+
+fn message(state: &State, status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+    page::html(
+        status,
+        page::message(
+            cloud_name(state),
+            &page::MessagePage {
+                heading: heading.into(),
+                message: text.into(),
+                retry: false,
+            },
+        ),
+    )
+}
+
+pub async fn show(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    login_page(&state, &req, StatusCode::OK, LoginPage::default())
+}
+
+pub async fn submit(
+    state: web::Data<State>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let sub = match form::read(payload)
+        .await
+        .map_err(|_| ())
+        .and_then(|b| form::parse(&b).map_err(|_| ()))
+    {
+        Ok(s) => s,
+        Err(()) => {
+            return message(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "This form could not be read",
+                "Open the page again and fill in the form.",
+            )
+        }
+    };
+    if csrf::check(
+        &req,
+        sub.csrf_token.as_deref(),
+        &csrf::origin_of(&state.public_url()),
+    )
+    .is_err()
+    {
+        return login_page(
+            &state,
+            &req,
+            StatusCode::FORBIDDEN,
+            LoginPage {
+                error: Some("This form expired or did not come from this page (cookies must be allowed for it). Sign in again.".into()),
+                ..Default::default()
+            },
+        );
+    }
+    match sub.step.as_deref() {
+        Some("login") => login(&state, &req, sub).await,
+        Some("confirm") => confirm(&state, &req, sub).await,
+        _ => message(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "This form could not be read",
+            "Open the page again and fill in the form.",
+        ),
+    }
+}
+
+/// Step 1: the password method, exactly as `POST /v3/auth/tokens` runs it.
+async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpResponse {
+    let user_name = sub.user_name.unwrap_or_default().trim().to_string();
+    let domain = sub.domain.unwrap_or_default().trim().to_string();
+    let project = sub.project.unwrap_or_default().trim().to_string();
+    let retry = |error: &str| LoginPage {
+        user_name: user_name.clone(),
+        domain: domain.clone(),
+        project: project.clone(),
+        error: Some(error.to_string()),
+        ..Default::default()
+    };
+    let Some(password) = sub.password.filter(|p| !p.expose_secret().is_empty()) else {
+        return login_page(
+            state,
+            req,
+            StatusCode::BAD_REQUEST,
+            retry("Enter your password."),
+        );
+    };
+    if user_name.is_empty() || domain.is_empty() {
+        return login_page(
+            state,
+            req,
+            StatusCode::BAD_REQUEST,
+            retry("Enter your user name and its domain."),
+        );
+    }
+    let request = AuthRequest {
+        auth: Auth {
+            identity: Identity {
+                methods: vec!["password".into()],
+                password: Some(PasswordMethod {
+                    user: UserCredentials {
+                        id: None,
+                        name: Some(user_name.clone()),
+                        domain: Some(DomainRef {
+                            id: None,
+                            name: Some(domain.clone()),
+                        }),
+                        password: Some(password),
+                    },
+                }),
+                token: None,
+                application_credential: None,
+                totp: None,
+            },
+            // Without a project: the user's own (bound or default) project, as the API does.
+            scope: (!project.is_empty()).then(
+                || serde_json::json!({"project": {"name": project, "domain": {"name": domain}}}),
+            ),
+        },
+    };
+    let now = Utc::now();
+    let info = match crate::auth::authenticate(state, request, None, now).await {
+        Ok(info) => info,
+        Err(Error::MfaRequired(_)) => {
+            return message(
+                state,
+                StatusCode::CONFLICT,
+                "Two-factor authentication is already on",
+                "This account's login already asks for a second factor. To move it to a new device, ask your administrator to remove your current TOTP credential, then come back to this page. If your domain requires two-factor authentication and you have not enrolled yet, your administrator can enrol you, or a tool can with the API (POST /v3/OS-PCU/users/{user_id}/totp with the auth receipt).",
+            )
+        }
+        // The API's words for a failed login (nothing that tells which part was wrong), for an
+        // expired password, or for a busy service.
+        Err(e) => return login_page(state, req, e.status(), retry(&e.to_string())),
+    };
+    let ctx = Ctx {
+        state,
+        caller: &info,
+        now,
+    };
+    match totp::begin_enrolment(&ctx, &info.user.id).await {
+        Ok(enrolment) => enrol_page(state, req, &info, enrolment, None, true),
+        Err(e) => message(
+            state,
+            e.status(),
+            "Two-factor authentication cannot be set up",
+            &e.to_string(),
+        ),
+    }
+}
+
+fn enrol_page(
+    state: &State,
+    req: &HttpRequest,
+    info: &TokenInfo,
+    e: Enrolment,
+    error: Option<String>,
+    new_session: bool,
+) -> HttpResponse {
+    let secret: Vec<String> = e
+        .secret
+        .expose_secret()
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    // The SVG is ours (the QR modules of the otpauth URI; no text from a user); the XML
+    // declaration has no place inside an HTML page.
+    let svg = e
+        .qr_svg
+        .find("<svg")
+        .map_or(e.qr_svg.as_str(), |i| &e.qr_svg[i..]);
+    let p = EnrolPage {
+        csrf_token: csrf::token_for(req),
+        user_name: info.user.name.clone(),
+        domain_name: info.user_domain.name.clone(),
+        credential_id: e.credential_id.clone(),
+        secret: secret.join(" "),
+        qr_svg: svg.to_string(),
+        error,
+    };
+    let status = if p.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let token = p.csrf_token.clone();
+    let mut res = with_csrf(
+        state,
+        status,
+        &token,
+        page::mfa("mfa_enrol.html", cloud_name(state), &p),
+    );
+    if new_session {
+        let _ = res.add_cookie(&session_cookie(
+            state,
+            &info.token,
+            CookieAge::minutes(SESSION_MINUTES),
+        ));
+    }
+    res
+}
+
+fn session_cookie(state: &State, value: &str, age: CookieAge) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value.to_string())
+        .path(PATH)
+        .http_only(true)
+        .secure(secure(state))
+        .same_site(SameSite::Strict)
+        .max_age(age)
+        .finish()
+}
+
+/// Step 2: the first passcode switches MFA on; the page's sign-in is revoked.
+async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpResponse {
+    let now = Utc::now();
+    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let info = match session {
+        Some(token) => crate::auth::validate(state, &token, now, false).await.ok(),
+        None => None,
+    };
+    let Some(info) = info else {
+        return login_page(
+            state,
+            req,
+            StatusCode::UNAUTHORIZED,
+            LoginPage {
+                error: Some("Your sign-in on this page expired (it lasts ten minutes). Sign in again; you will get a new QR code.".into()),
+                ..Default::default()
+            },
+        );
+    };
+    let ctx = Ctx {
+        state,
+        caller: &info,
+        now,
+    };
+    let credential_id = sub.credential_id.unwrap_or_default();
+    let confirmation = Confirmation {
+        credential_id: Some(credential_id.clone()),
+        passcode: Some(
+            sub.passcode
+                .unwrap_or_else(|| SecretString::from(String::new())),
+        ),
+    };
+    match totp::confirm_enrolment(&ctx, &info.user.id, confirmation).await {
+        Ok(()) => {}
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            // Wrong or malformed passcode: the same secret again (the app already holds it).
+            return match totp::resume_enrolment(&ctx, &info.user.id, &credential_id).await {
+                Ok(enrolment) => {
+                    enrol_page(state, req, &info, enrolment, Some(e.to_string()), false)
+                }
+                Err(e) => message(
+                    state,
+                    StatusCode::NOT_FOUND,
+                    "Start again",
+                    &format!("{e} Open this page again to get a new QR code."),
+                ),
+            };
+        }
+        Err(e) => {
+            return message(
+                state,
+                e.status(),
+                "Two-factor authentication was not turned on",
+                &format!("{e} Open this page again to start over."),
+            )
+        }
+    }
+    // The page's sign-in has done its job.
+    let revoked = crate::auth::caller::revoke_token(state, &info, &info.token, now).await;
+    if let Err(e) = revoked {
+        tracing::warn!(error = %e, "could not revoke the two-factor page's sign-in");
+    }
+    let auth_url = format!("{}/v3", state.public_url());
+    let quote = super::exports::shell_quote;
+    let project = (&info.project.name, &info.project_domain.name);
+    let cli = format!(
+        "openstack --os-auth-url {} --os-identity-api-version 3 \\\n  --os-auth-type v3multifactor --os-auth-methods v3password,v3totp \\\n  --os-username {} --os-user-domain-name {} \\\n  --os-project-name {} --os-project-domain-name {} \\\n  --os-passcode CODE-FROM-THE-APP token issue",
+        quote(&auth_url),
+        quote(&info.user.name),
+        quote(&info.user_domain.name),
+        quote(project.0),
+        quote(project.1),
+    );
+    let json = |s: &str| serde_json::Value::from(s).to_string();
+    let clouds_yaml = format!(
+        "clouds:\n  {}:\n    auth_type: v3multifactor\n    auth_methods: [v3password, v3totp]\n    auth:\n      auth_url: {}\n      username: {}\n      user_domain_name: {}\n      project_name: {}\n      project_domain_name: {}\n    identity_api_version: 3\n",
+        json(&super::exports::cloud_key(cloud_name(state))),
+        json(&auth_url),
+        json(&info.user.name),
+        json(&info.user_domain.name),
+        json(project.0),
+        json(project.1),
+    );
+    let p = DonePage {
+        user_name: info.user.name.clone(),
+        cli,
+        clouds_yaml,
+    };
+    let mut res = page::html(
+        StatusCode::OK,
+        page::mfa("mfa_done.html", cloud_name(state), &p),
+    );
+    let _ = res.add_cookie(&session_cookie(state, "", CookieAge::ZERO));
+    res
+}
