@@ -34,7 +34,8 @@ pub struct LinkInfo {
     pub email: Option<String>,
     pub domain_name: String,
     pub project_name: Option<String>,
-    /// The invitation is for a user that exists already (who confirms with its password).
+    /// The invitation is for a user that exists already and has a password, which it confirms.
+    /// (An existing user without a password chooses one, as a new user does.)
     pub existing_user: bool,
     /// (role name, "project X" | "domain Y").
     pub roles: Vec<(String, String)>,
@@ -191,7 +192,9 @@ pub async fn inspect(state: &State, secret: &str, now: DateTime<Utc>) -> Result<
                 email: Some(invitation.email.clone()),
                 domain_name: domain.name,
                 project_name: project.map(|p| p.name),
-                existing_user: existing.is_some(),
+                // Confirms with its current password only when it has one: a user without a
+                // password chooses one here, as a new user does.
+                existing_user: existing.as_ref().is_some_and(|u| u.password_hash.is_some()),
                 roles: describe_roles(c, &roles)?,
                 expires_at,
             })

@@ -475,6 +475,36 @@ both_backends!(invitations_open_the_form_they_need, |app| {
     assert_eq!(export(&lines, "OS_USERNAME"), Some("worker"));
     assert_eq!(export(&lines, "OS_PROJECT_NAME"), Some("second"));
     token_in(&app, &a.domain_id, "worker", PW, "second").await;
+
+    // An existing user without a password (made without one): it chooses one on the page.
+    let r = app
+        .post(
+            "/v3/users",
+            &app.admin_token,
+            json!({"user": {"name": "nopass", "domain_id": a.domain_id, "email": "nopass@example.com"}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(r.body["user"]["OS-PCU:status"], "pending");
+    let inv = invite(
+        &app,
+        &a.manager_token,
+        json!({"email": "nopass@example.com", "roles": [{"role": "reader", "project_id": second}]}),
+    )
+    .await;
+    let secret = secret_of(&inv["link"]);
+    let shown = page(&app, &secret).await.expect(200);
+    assert!(shown.html.contains(r#"name="confirm""#), "{}", shown.html);
+    assert!(!shown.html.contains("current-password"), "{}", shown.html);
+    submit(
+        &app,
+        &secret,
+        &shown,
+        &[("password", GOOD_PW), ("confirm", GOOD_PW)],
+    )
+    .await
+    .expect(200);
+    token_in(&app, &a.domain_id, "nopass", GOOD_PW, "second").await;
 });
 
 both_backends!(hostile_names_are_escaped_and_quoted, |app| {
