@@ -80,6 +80,50 @@ pub fn cloud_key(cloud_name: &str) -> String {
 
 /// A `clouds.yaml` document with one cloud, `cloud_key`, for this identity.
 pub fn clouds_yaml(cloud_key: &str, id: &Identity) -> String {
+    clouds_yaml_with(cloud_key, id, &[])
+}
+
+/// The same for a user whose login takes its password and a TOTP passcode (keystoneauth1's
+/// `v3multifactor` plugin).
+pub fn multifactor_clouds_yaml(cloud_key: &str, id: &Identity) -> String {
+    clouds_yaml_with(
+        cloud_key,
+        id,
+        &[
+            "auth_type: v3multifactor",
+            "auth_methods: [v3password, v3totp]",
+        ],
+    )
+}
+
+/// The `openstack` command line that logs in with password and passcode (the CLI asks for the
+/// password; the passcode is the app's current code).
+pub fn multifactor_command(id: &Identity) -> String {
+    let mut lines = vec![
+        format!(
+            "openstack --os-auth-url {} --os-identity-api-version 3",
+            shell_quote(id.auth_url)
+        ),
+        "  --os-auth-type v3multifactor --os-auth-methods v3password,v3totp".to_string(),
+        format!(
+            "  --os-username {} --os-user-domain-name {}",
+            shell_quote(id.user_name),
+            shell_quote(id.user_domain_name)
+        ),
+    ];
+    if let Some((project, domain)) = id.project {
+        lines.push(format!(
+            "  --os-project-name {} --os-project-domain-name {}",
+            shell_quote(project),
+            shell_quote(domain)
+        ));
+    }
+    lines.push("  --os-passcode CODE-FROM-THE-APP token issue".to_string());
+    lines.join(" \\\n")
+}
+
+/// `clouds.yaml` with `cloud_lines` (already YAML) beside the `auth` block.
+fn clouds_yaml_with(cloud_key: &str, id: &Identity, cloud_lines: &[&str]) -> String {
     let mut auth = vec![
         format!("auth_url: {}", yaml_string(id.auth_url)),
         format!("username: {}", yaml_string(id.user_name)),
@@ -89,7 +133,13 @@ pub fn clouds_yaml(cloud_key: &str, id: &Identity) -> String {
         auth.push(format!("project_name: {}", yaml_string(project)));
         auth.push(format!("project_domain_name: {}", yaml_string(domain)));
     }
-    let mut out = format!("clouds:\n  {}:\n    auth:\n", yaml_string(cloud_key));
+    let mut out = format!("clouds:\n  {}:\n", yaml_string(cloud_key));
+    for line in cloud_lines {
+        out.push_str("    ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str("    auth:\n");
     for line in auth {
         out.push_str("      ");
         out.push_str(&line);
@@ -102,6 +152,28 @@ pub fn clouds_yaml(cloud_key: &str, id: &Identity) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_multifactor_lines_quote_names_and_name_both_methods() {
+        let id = Identity {
+            auth_url: "https://id.example/v3",
+            user_name: "ann o'neil",
+            user_domain_name: "Default",
+            project: Some(("web", "Default")),
+        };
+        let cli = multifactor_command(&id);
+        assert!(cli.contains("--os-username 'ann o'\\''neil'"), "{cli}");
+        assert!(cli.contains("--os-auth-methods v3password,v3totp"), "{cli}");
+        assert!(cli.contains("--os-project-name web"), "{cli}");
+        let yaml = multifactor_clouds_yaml("cloud", &id);
+        assert!(yaml.contains("    auth_type: v3multifactor\n"), "{yaml}");
+        assert!(
+            yaml.contains("    auth_methods: [v3password, v3totp]\n"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("      username: \"ann o'neil\"\n"), "{yaml}");
+        assert_eq!(clouds_yaml("cloud", &id).matches("auth_type").count(), 0);
+    }
 
     fn id<'a>(name: &'a str, project: Option<(&'a str, &'a str)>) -> Identity<'a> {
         Identity {

@@ -368,26 +368,15 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
         tracing::warn!(error = %e, "could not revoke the two-factor page's sign-in");
     }
     let auth_url = format!("{}/v3", state.public_url());
-    let quote = super::exports::shell_quote;
-    let project = (&info.project.name, &info.project_domain.name);
-    let cli = format!(
-        "openstack --os-auth-url {} --os-identity-api-version 3 \\\n  --os-auth-type v3multifactor --os-auth-methods v3password,v3totp \\\n  --os-username {} --os-user-domain-name {} \\\n  --os-project-name {} --os-project-domain-name {} \\\n  --os-passcode CODE-FROM-THE-APP token issue",
-        quote(&auth_url),
-        quote(&info.user.name),
-        quote(&info.user_domain.name),
-        quote(project.0),
-        quote(project.1),
-    );
-    let json = |s: &str| serde_json::Value::from(s).to_string();
-    let clouds_yaml = format!(
-        "clouds:\n  {}:\n    auth_type: v3multifactor\n    auth_methods: [v3password, v3totp]\n    auth:\n      auth_url: {}\n      username: {}\n      user_domain_name: {}\n      project_name: {}\n      project_domain_name: {}\n    identity_api_version: 3\n",
-        json(&super::exports::cloud_key(cloud_name(state))),
-        json(&auth_url),
-        json(&info.user.name),
-        json(&info.user_domain.name),
-        json(project.0),
-        json(project.1),
-    );
+    let id = super::exports::Identity {
+        auth_url: &auth_url,
+        user_name: &info.user.name,
+        user_domain_name: &info.user_domain.name,
+        project: Some((&info.project.name, &info.project_domain.name)),
+    };
+    let cli = super::exports::multifactor_command(&id);
+    let clouds_yaml =
+        super::exports::multifactor_clouds_yaml(&super::exports::cloud_key(cloud_name(state)), &id);
     let p = DonePage {
         user_name: info.user.name.clone(),
         cli,
