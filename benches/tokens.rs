@@ -13,43 +13,7 @@ use ironstone::config::Config;
 use serde_json::json;
 
 mod common;
-use common::{env_usize, report, run_parallel, serve_in_process, Load, PASSWORD};
-
-/// A fresh database on the PostgreSQL server at `server`, dropped with the guard.
-struct PgBenchDb {
-    server: String,
-    name: String,
-}
-
-impl PgBenchDb {
-    fn create(server: &str) -> PgBenchDb {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        let name = format!("ironstone_bench_{}", std::process::id());
-        let mut c = diesel::PgConnection::establish(&format!("{server}/postgres"))
-            .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-            .and_then(|()| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
-            .expect("create the benchmark database");
-        PgBenchDb {
-            server: server.to_string(),
-            name,
-        }
-    }
-}
-
-impl Drop for PgBenchDb {
-    fn drop(&mut self) {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        if let Ok(mut c) = diesel::PgConnection::establish(&format!("{}/postgres", self.server)) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
+use common::{env_usize, report, run_parallel, serve_in_process, BenchDb, Load, PASSWORD};
 
 #[actix_web::main]
 async fn main() {
@@ -59,11 +23,11 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pg = std::env::var("BENCH_POSTGRES")
         .ok()
-        .map(|server| PgBenchDb::create(&server));
+        .map(|server| BenchDb::create(&server));
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         bind: "127.0.0.1:0".into(),
-        database_url: pg.as_ref().map(|db| format!("{}/{}", db.server, db.name)),
+        database_url: pg.as_ref().map(BenchDb::url),
         ..Default::default()
     };
     config.cache.enabled = std::env::var("BENCH_CACHE").map_or(true, |v| v != "off");

@@ -23,12 +23,10 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use serde_json::{json, Value};
 
 mod common;
-use common::{env_usize, report, run_parallel, Load, PASSWORD};
+use common::{env_usize, report, run_parallel, BenchDb, Load, PASSWORD};
 
 fn memory_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -55,50 +53,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A database of this run, dropped at the end.
-struct Db {
-    server: String,
-    name: String,
-}
-
-impl Db {
-    fn create() -> Db {
-        let server = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let name = format!("ironstone_bench_{}", std::process::id());
-        let mut c = PgConnection::establish(&format!("{server}/postgres"))
-            .unwrap_or_else(|e| panic!("PostgreSQL at {server} (BENCH_DATABASE_URL): {e}"));
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name}"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            c.batch_execute(&sql).expect("create the bench database");
-        }
-        Db { server, name }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
-    }
-
-    fn sql(&self, text: &str) {
-        let mut c = PgConnection::establish(&self.url()).expect("bench database");
-        c.batch_execute(text)
-            .unwrap_or_else(|e| panic!("{e}\n{text}"));
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Ok(mut c) = PgConnection::establish(&format!("{}/postgres", self.server)) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
 struct Server {
     child: Child,
     base: String,
@@ -113,7 +67,7 @@ impl Drop for Server {
 }
 
 /// `ironstone serve` on the database: the first start migrates, makes the keys and bootstraps.
-async fn start_server(client: &reqwest::Client, db: &Db) -> Server {
+async fn start_server(client: &reqwest::Client, db: &BenchDb) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_ironstone"))
@@ -229,7 +183,7 @@ async fn measure(what: &str, req: Req, pid: u32, load: Load, clients: usize) -> 
 /// Users `su<n>` in `domain` for n in `from..=to`, a project `sp<n/10>` per ten users, a member
 /// assignment per user, and a revocation event per ten users (half by user, half by audit id,
 /// all older than the tokens measured).
-fn seed(db: &Db, domain: &str, member_role: &str, from: usize, to: usize) {
+fn seed(db: &BenchDb, domain: &str, member_role: &str, from: usize, to: usize) {
     let id = |prefix: &str, expr: &str| format!("'{prefix}' || lpad(({expr})::text, 8, '0')");
     let (u, p) = (id("su", "g"), id("sp", "g / 10"));
     db.sql(&format!(
@@ -265,7 +219,10 @@ async fn main() {
         .pool_max_idle_per_host(clients)
         .build()
         .expect("client");
-    let db = Db::create();
+    let db = BenchDb::create(
+        &std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+    );
     let server = start_server(&client, &db).await;
     let pid = server.child.id();
     let base = server.base.clone();
@@ -406,7 +363,7 @@ async fn main() {
 
 async fn scale_run(
     client: &reqwest::Client,
-    db: &Db,
+    db: &BenchDb,
     server: &Server,
     admin: &str,
     load: Load,

@@ -108,3 +108,53 @@ pub fn report(
     );
     (rate, p50, p99)
 }
+
+/// A database of its own on the PostgreSQL server at `server` (a URL without database), dropped
+/// with the guard.
+pub struct BenchDb {
+    pub server: String,
+    pub name: String,
+}
+
+impl BenchDb {
+    pub fn create(server: &str) -> BenchDb {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let name = format!("ironstone_bench_{}", std::process::id());
+        let mut c = diesel::PgConnection::establish(&format!("{server}/postgres"))
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .and_then(|()| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
+            .expect("create the benchmark database");
+        BenchDb {
+            server: server.to_string(),
+            name,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+
+    /// Runs `text` (one or more statements) in the database.
+    pub fn sql(&self, text: &str) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut c = diesel::PgConnection::establish(&self.url()).expect("bench database");
+        c.batch_execute(text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        if let Ok(mut c) = diesel::PgConnection::establish(&format!("{}/postgres", self.server)) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
