@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench workloads                        # 64 clients, 10 s per workload
 //!     BENCH_SECONDS=3 BENCH_CLIENTS=16 cargo bench --bench workloads
+//!     BENCH_ONLY=list cargo bench --bench workloads         # only workloads named *list*
 //!     cargo bench --bench workloads -- --scale             # 100 users vs 1,000,000 users
 //!
 //! Workloads: validate (GET /v3/auth/tokens, with catalog), check (HEAD), get-project,
@@ -163,7 +164,11 @@ impl Req {
 }
 
 /// Runs one workload and prints its line with the server's peak RSS during it.
+/// `BENCH_ONLY=list` runs only the workloads whose name contains `list` (for profiling one).
 async fn measure(what: &str, req: Req, pid: u32, load: Load, clients: usize) -> (f64, Duration) {
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| !what.contains(only.as_str())) {
+        return (f64::NAN, Duration::ZERO);
+    }
     // One request first: a workload that fails says so before the timed run.
     req.clone().send().await;
     reset_peak(pid);

@@ -185,9 +185,9 @@ pub fn render(state: &State) -> String {
     let (in_use, idle) = state.store.pool_usage();
     gauge!(POOL_IN_USE).set(f64::from(in_use));
     gauge!(POOL_IDLE).set(f64::from(idle));
-    let (tokens, extras) = state.cache.entries();
-    gauge!(crate::cache::CACHE_ENTRIES, "cache" => "token").set(tokens as f64);
-    gauge!(crate::cache::CACHE_ENTRIES, "cache" => "extras").set(extras as f64);
+    for (kind, entries) in state.cache.entries() {
+        gauge!(crate::cache::CACHE_ENTRIES, "cache" => kind).set(entries as f64);
+    }
     handle.render()
 }
 

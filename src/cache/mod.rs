@@ -18,6 +18,7 @@ use metrics::counter;
 use crate::auth::caller::TokenExtras;
 use crate::auth::TokenInfo;
 use crate::config::CacheConfig;
+use crate::resource::manage::ProjectView;
 use crate::store::changes::ChangeFeed;
 
 pub const CACHE_HITS: &str = "ironstone_cache_hits_total";
@@ -35,6 +36,54 @@ struct Entry<T> {
     value: T,
 }
 
+/// One kind of entry: served only with a ticket of the epoch it was computed in.
+struct Shelf<K, V> {
+    kind: &'static str,
+    map: moka::sync::Cache<K, Arc<Entry<V>>>,
+}
+
+impl<K, V> Shelf<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(kind: &'static str, capacity: u64) -> Shelf<K, V> {
+        Shelf {
+            kind,
+            map: moka::sync::Cache::new(capacity),
+        }
+    }
+
+    fn get<Q>(&self, ticket: Ticket, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let epoch = ticket.0?;
+        let hit = self
+            .map
+            .get(key)
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.value.clone());
+        record(self.kind, hit.is_some());
+        hit
+    }
+
+    fn put(&self, ticket: Ticket, key: K, value: V) {
+        if let Some(epoch) = ticket.0 {
+            self.map.insert(key, Arc::new(Entry { epoch, value }));
+        }
+    }
+
+    fn clear(&self) {
+        self.map.invalidate_all();
+    }
+
+    fn count(&self) -> (&'static str, u64) {
+        (self.kind, self.map.entry_count())
+    }
+}
+
 /// What a token body shows beyond the token: keyed by project, credential and whether the
 /// catalog was asked for.
 type ExtrasKey = (String, Option<String>, bool);
@@ -42,8 +91,10 @@ type ExtrasKey = (String, Option<String>, bool);
 pub struct ValidationCache {
     feed: Arc<ChangeFeed>,
     enabled: bool,
-    tokens: moka::sync::Cache<String, Arc<Entry<TokenInfo>>>,
-    extras: moka::sync::Cache<ExtrasKey, Arc<Entry<Arc<TokenExtras>>>>,
+    tokens: Shelf<String, TokenInfo>,
+    extras: Shelf<ExtrasKey, Arc<TokenExtras>>,
+    /// Project views (project and tags) by id, for reads.
+    projects: Shelf<String, Arc<ProjectView>>,
     /// The epoch the caches were last emptied for: a new epoch empties them (once) so that
     /// entries that can never count again do not take the room of new ones.
     cleared_for: AtomicU64,
@@ -51,11 +102,13 @@ pub struct ValidationCache {
 
 impl ValidationCache {
     pub fn new(config: &CacheConfig, feed: Arc<ChangeFeed>) -> ValidationCache {
+        let small = (config.max_entries / 10).max(10);
         ValidationCache {
             feed,
             enabled: config.enabled,
-            tokens: moka::sync::Cache::new(config.max_entries),
-            extras: moka::sync::Cache::new((config.max_entries / 10).max(10)),
+            tokens: Shelf::new("token", config.max_entries),
+            extras: Shelf::new("extras", small),
+            projects: Shelf::new("project", small),
             cleared_for: AtomicU64::new(0),
         }
     }
@@ -71,34 +124,20 @@ impl ValidationCache {
         }
         let epoch = self.feed.epoch();
         if self.cleared_for.swap(epoch, Ordering::AcqRel) != epoch {
-            self.tokens.invalidate_all();
-            self.extras.invalidate_all();
+            self.tokens.clear();
+            self.extras.clear();
+            self.projects.clear();
         }
         Ticket(Some(epoch))
     }
 
     /// The validated token, if it was computed in the current epoch.
     pub fn token(&self, ticket: Ticket, token: &str) -> Option<TokenInfo> {
-        let epoch = ticket.0?;
-        let hit = self
-            .tokens
-            .get(token)
-            .filter(|e| e.epoch == epoch)
-            .map(|e| e.value.clone());
-        record("token", hit.is_some());
-        hit
+        self.tokens.get(ticket, token)
     }
 
     pub fn put_token(&self, ticket: Ticket, info: &TokenInfo) {
-        if let Some(epoch) = ticket.0 {
-            self.tokens.insert(
-                info.token.clone(),
-                Arc::new(Entry {
-                    epoch,
-                    value: info.clone(),
-                }),
-            );
-        }
+        self.tokens.put(ticket, info.token.clone(), info.clone());
     }
 
     pub fn extras(
@@ -108,19 +147,12 @@ impl ValidationCache {
         app_cred_id: Option<&str>,
         with_catalog: bool,
     ) -> Option<Arc<TokenExtras>> {
-        let epoch = ticket.0?;
         let key = (
             project_id.to_string(),
             app_cred_id.map(String::from),
             with_catalog,
         );
-        let hit = self
-            .extras
-            .get(&key)
-            .filter(|e| e.epoch == epoch)
-            .map(|e| e.value.clone());
-        record("extras", hit.is_some());
-        hit
+        self.extras.get(ticket, &key)
     }
 
     pub fn put_extras(
@@ -131,25 +163,30 @@ impl ValidationCache {
         with_catalog: bool,
         extras: Arc<TokenExtras>,
     ) {
-        if let Some(epoch) = ticket.0 {
-            let key = (
-                project_id.to_string(),
-                app_cred_id.map(String::from),
-                with_catalog,
-            );
-            self.extras.insert(
-                key,
-                Arc::new(Entry {
-                    epoch,
-                    value: extras,
-                }),
-            );
-        }
+        let key = (
+            project_id.to_string(),
+            app_cred_id.map(String::from),
+            with_catalog,
+        );
+        self.extras.put(ticket, key, extras);
     }
 
-    /// Entries held now (tokens, extras), for the metrics gauge.
-    pub fn entries(&self) -> (u64, u64) {
-        (self.tokens.entry_count(), self.extras.entry_count())
+    /// The project (with its tags) as read in the current epoch.
+    pub fn project(&self, ticket: Ticket, id: &str) -> Option<Arc<ProjectView>> {
+        self.projects.get(ticket, id)
+    }
+
+    pub fn put_project(&self, ticket: Ticket, view: Arc<ProjectView>) {
+        self.projects.put(ticket, view.project.id.clone(), view);
+    }
+
+    /// Entries held now by kind, for the metrics gauge.
+    pub fn entries(&self) -> [(&'static str, u64); 3] {
+        [
+            self.tokens.count(),
+            self.extras.count(),
+            self.projects.count(),
+        ]
     }
 }
 

@@ -1,5 +1,7 @@
 //! Managing projects (with tags) and domains: validation, policy, cascades and revocation.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -199,8 +201,30 @@ async fn load_project(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<ProjectVi
     Ok(view)
 }
 
-pub async fn get_project(ctx: &Ctx<'_>, id: &str) -> Result<ProjectView> {
-    load_project(ctx, id, "get_project").await
+/// A read: served from the node's cache while the change feed vouches for it (projects and
+/// their tags bump the feed), so that the policy decides on what is committed now.
+pub async fn get_project(ctx: &Ctx<'_>, id: &str) -> Result<Arc<ProjectView>> {
+    let cache = &ctx.state.cache;
+    let ticket = cache.ticket();
+    let view = match cache.project(ticket, id) {
+        Some(v) => v,
+        None => {
+            let id = id.to_string();
+            let view = ctx
+                .state
+                .store
+                .run(move |c| {
+                    let project = found(store::get_project(c, &id)?, "project", &id)?;
+                    let tags = store::project_tags(c, &id)?;
+                    Ok(Arc::new(ProjectView { project, tags }))
+                })
+                .await?;
+            cache.put_project(ticket, view.clone());
+            view
+        }
+    };
+    ctx.enforce("get_project", project_target(&view.project))?;
+    Ok(view)
 }
 
 pub async fn list_projects(ctx: &Ctx<'_>, mut f: ProjectFilter) -> Result<Vec<ProjectView>> {

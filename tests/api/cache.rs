@@ -371,3 +371,52 @@ both_backends!(expiry_is_checked_on_every_hit, |app| {
         "a cached token past its expiry must not validate"
     );
 });
+
+both_backends!(
+    project_reads_are_cached_and_every_change_is_seen_at_once,
+    |app| {
+        let a = customer(&app, "acme").await;
+        let b = customer(&app, "bcme").await;
+        let path = format!("/v3/projects/{}", a.project_id);
+        app.get(&path, &a.manager_token).await.expect(200);
+        let cache = &app.state.cache;
+        assert!(
+            cache.project(cache.ticket(), &a.project_id).is_some(),
+            "the read was not cached"
+        );
+        // The attacker's side: the cached project is still judged by the policy for each caller.
+        app.get(&path, &b.manager_token).await.expect(403);
+        app.get(&path, &b.member_token).await.expect(403);
+
+        app.patch(
+            &path,
+            &app.admin_token,
+            json!({"project": {"name": "renamed", "description": "new"}}),
+        )
+        .await
+        .expect(200);
+        let body = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(body["project"]["name"], "renamed");
+        assert_eq!(body["project"]["description"], "new");
+
+        // Tags are part of the cached view: adding and removing one is seen at once.
+        app.get(&path, &a.manager_token).await.expect(200);
+        app.put(&format!("{path}/tags/blue"), &app.admin_token)
+            .await
+            .expect(201);
+        let body = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(body["project"]["tags"], json!(["blue"]));
+        app.delete(&format!("{path}/tags/blue"), &app.admin_token)
+            .await
+            .expect(204);
+        let body = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(body["project"]["tags"], json!([]));
+
+        // A project made on this node is found at once; a deleted one is gone at once.
+        let c = create_project(&app, &a.domain_id, "second").await;
+        let second = format!("/v3/projects/{c}");
+        app.get(&second, &app.admin_token).await.expect(200);
+        app.delete(&second, &app.admin_token).await.expect(204);
+        app.get(&second, &app.admin_token).await.expect(404);
+    }
+);

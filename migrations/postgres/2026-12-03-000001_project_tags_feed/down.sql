@@ -1,0 +1,1 @@
+DROP TRIGGER project_tags_changed ON project_tags;

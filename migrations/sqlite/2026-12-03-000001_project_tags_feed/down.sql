@@ -1,0 +1,3 @@
+DROP TRIGGER project_tags_changed_insert;
+DROP TRIGGER project_tags_changed_delete;
+DROP TRIGGER project_tags_changed_update;
