@@ -30,7 +30,7 @@ pub struct State {
     /// Sends set-password links and invitations (`[smtp]`); unconfigured: links go to the admin.
     pub mailer: Mailer,
     /// What token validation computed, while the change feed vouches for it (`[cache]`).
-    pub cache: ValidationCache,
+    pub cache: std::sync::Arc<ValidationCache>,
 }
 
 impl State {
@@ -51,7 +51,10 @@ impl State {
         let realm = Arc::new(Realm::load(&store)?);
         let password_policy = PasswordPolicy::from_config(&config)?;
         let mailer = Mailer::from_config(&config.smtp)?;
-        let cache = ValidationCache::new(&config.cache, store.change_feed().clone());
+        let cache = std::sync::Arc::new(ValidationCache::new(
+            &config.cache,
+            store.change_feed().clone(),
+        ));
         Ok(State {
             mailer,
             cache,

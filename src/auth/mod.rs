@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use request::*;
 
 use crate::assignment;
+use crate::cache::Reader;
 use crate::error::{Error, Result};
 use crate::identity::passwords;
 use crate::resource::{self, ProjectRef};
@@ -652,7 +653,7 @@ async fn application_credential_method(
     if ac.expires_at.is_some_and(|e| e <= now.naive_utc()) {
         return Err(Error::Unauthorized);
     }
-    check_user_active(state, &user, None, now).await?;
+    check_user_enabled(state, &user, None, now).await?;
     record_activity(state, &user, now).await?;
     Ok(Identified {
         user,
@@ -694,7 +695,7 @@ pub async fn issue_for_access_key(
             Some(ac)
         }
     };
-    check_user_active(state, &user, None, now).await?;
+    check_user_enabled(state, &user, None, now).await?;
     record_activity(state, &user, now).await?;
     let who = Identified {
         user,
@@ -731,6 +732,26 @@ async fn check_user_active(
     options: Option<&[UserOption]>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    check_user_enabled(state, user, options, now).await?;
+    let domain_id = user.domain_id.clone();
+    let domain = state
+        .store
+        .run(move |c| store::get_domain(c, &domain_id))
+        .await?;
+    if !domain.is_some_and(|d| d.enabled) {
+        return Err(Error::Unauthorized);
+    }
+    Ok(())
+}
+
+/// The user itself is neither disabled nor inactive. Where the login goes straight on to
+/// `issue`, that refuses a disabled user domain in its own read (no second checkout).
+async fn check_user_enabled(
+    state: &State,
+    user: &User,
+    options: Option<&[UserOption]>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if !user.enabled {
         return Err(Error::Unauthorized);
     }
@@ -748,14 +769,6 @@ async fn check_user_active(
     };
     if inactive {
         tracing::info!(user_id = %user.id, "authentication refused: inactive for too long");
-        return Err(Error::Unauthorized);
-    }
-    let domain_id = user.domain_id.clone();
-    let domain = state
-        .store
-        .run(move |c| store::get_domain(c, &domain_id))
-        .await?;
-    if !domain.is_some_and(|d| d.enabled) {
         return Err(Error::Unauthorized);
     }
     Ok(())
@@ -778,57 +791,6 @@ async fn issue(
     now: DateTime<Utc>,
 ) -> Result<TokenInfo> {
     let requested = parse_scope(scope)?;
-    let user = who.user.clone();
-    let app_cred = who.app_cred.clone();
-    let parent_project = who.parent.as_ref().map(|p| p.project.id.clone());
-    let parent_app_cred = who
-        .parent
-        .as_ref()
-        .and_then(|p| p.application_credential.clone());
-    let (project, roles, app_cred_ref) = state
-        .store
-        .run(move |c| {
-            let bound_project = app_cred.as_ref().map(|a| a.project_id.clone()).or_else(|| {
-                parent_app_cred.as_ref().and(parent_project.clone())
-            });
-            let project = match (&requested, &bound_project) {
-                (Some(r), Some(bound)) => {
-                    let p = resource::find_project(c, r)?.ok_or(Error::Unauthorized)?;
-                    if &p.id != bound {
-                        return Err(Error::UnauthorizedMsg("An application credential token is bound to its project and cannot be scoped to another.".into()));
-                    }
-                    p
-                }
-                (None, Some(bound)) => store::get_project(c, bound)?.ok_or(Error::Unauthorized)?,
-                (Some(r), None) => resource::find_project(c, r)?.ok_or_else(no_project_access)?,
-                (None, None) => default_scope(c, &user, parent_project.as_deref())?,
-            };
-            // A project-bound user's tokens exist for its project only.
-            if user.bound_project_id.as_ref().is_some_and(|b| *b != project.id) {
-                return Err(no_project_access());
-            }
-            let (roles, ac_ref) = scoped_roles(c, &user, &project, app_cred.as_ref().map(|a| a.id.as_str()).or(parent_app_cred.as_ref().map(|a| a.id.as_str())))?;
-            if roles.is_empty() {
-                return Err(no_project_access());
-            }
-            Ok((project, roles, ac_ref))
-        })
-        .await?;
-    let (project_domain, user_domain) = {
-        let (pd, ud) = (project.domain_id.clone(), who.user.domain_id.clone());
-        state
-            .store
-            .run(move |c| Ok((store::get_domain(c, &pd)?, store::get_domain(c, &ud)?)))
-            .await?
-    };
-    let project_domain = project_domain
-        .filter(|d| d.enabled)
-        .ok_or_else(no_project_access)?;
-    let user_domain = user_domain.ok_or(Error::Unauthorized)?;
-    if !project.enabled {
-        return Err(no_project_access());
-    }
-
     let mut expires_at = now + Duration::seconds(state.config.token.expiration as i64);
     if let Some(p) = &who.parent {
         expires_at = expires_at.min(p.expires_at);
@@ -843,100 +805,215 @@ async fn issue(
             audit_ids.push(chain.clone());
         }
     }
-    let payload = Payload {
-        user_id: who.user.id.clone(),
+    let mut q = ScopeQuery {
+        user: who.user.clone(),
         methods: who.methods.clone(),
-        project_id: project.id.clone(),
-        expires_at,
-        audit_ids: audit_ids.clone(),
-        application_credential_id: app_cred_ref.as_ref().map(|a| a.id.clone()),
-    };
-    let issued_at =
-        settle_issue_time(state, &who, &payload, &project_domain.id, &user_domain.id).await?;
-    let token = state.tokens.seal(&payload, issued_at);
-    let admin_realm = state.realm.current(&state.store).await?.as_deref() == Some(&project.id);
-    Ok(TokenInfo {
-        token,
-        admin_realm,
-        user: who.user,
-        user_domain,
-        project,
-        project_domain,
-        roles,
-        methods: who.methods,
+        requested,
+        app_cred: who.app_cred.clone(),
+        parent: who.parent.clone(),
         audit_ids,
-        issued_at,
         expires_at,
-        application_credential: app_cred_ref,
-    })
-}
-
-/// Fixes the token's issue time, then checks again that what the login proved still stands.
-/// The order matters: a change that committed before the re-read (password change, disable,
-/// revocation of the parent token) is seen and refused; one that commits after it records its
-/// revocation event later than the issue time, so the event covers the token. Fernet times are
-/// whole seconds, so a token minted in the same second as an event that concerns it would count
-/// as revoked: then wait for the next second and check again, once.
-async fn settle_issue_time(
-    state: &State,
-    who: &Identified,
-    payload: &Payload,
-    project_domain_id: &str,
-    user_domain_id: &str,
-) -> Result<DateTime<Utc>> {
+        // Set per attempt below.
+        issued_at: now,
+    };
+    let password = who.methods.iter().any(|m| m == "password");
     for attempt in 0..2 {
         // The wall clock, not the request's time: this orders the token against concurrent
-        // changes recorded with the wall clock too (`revoke::record`).
+        // changes, whose revocation events carry the wall clock of their writing too
+        // (`revoke::record`). It is fixed before anything is read: a change committed before
+        // the read below is seen by it; one committed later records an event at or after this
+        // moment, which covers the token.
         let wall = Utc::now();
-        let issued_at = DateTime::from_timestamp(wall.timestamp(), 0).unwrap_or(wall);
-        if who.methods.iter().any(|m| m == "password") {
-            let (id, proved) = (who.user.id.clone(), who.user.password_created_at);
-            let unchanged = state
+        q.issued_at = DateTime::from_timestamp(wall.timestamp(), 0).unwrap_or(wall);
+        let query = q.clone();
+        let reader = state.cache.reader(state.cache.ticket());
+        // One checkout. A password login runs it as a transaction, to read the user's
+        // credential state under a row lock (a password change in flight is waited for).
+        let read = if password {
+            state
                 .store
-                .tx(move |c| {
-                    Ok(store::user_credential_state_locked(c, &id)?
-                        .is_some_and(|(enabled, created)| enabled && created == proved))
-                })
-                .await?;
-            if !unchanged {
-                tracing::info!(user_id = %who.user.id, "authentication refused: the password changed during the login");
-                return Err(Error::Unauthorized);
+                .tx(move |c| read_scope(c, &reader, &query))
+                .await?
+        } else {
+            state
+                .store
+                .run(move |c| read_scope(c, &reader, &query))
+                .await?
+        };
+        match read {
+            Scope::Found(s) => {
+                let token = state.tokens.seal(&s.payload, q.issued_at);
+                let admin_realm =
+                    state.realm.current(&state.store).await?.as_deref() == Some(&s.project.id);
+                return Ok(TokenInfo {
+                    token,
+                    admin_realm,
+                    user: who.user,
+                    user_domain: s.user_domain,
+                    project: s.project,
+                    project_domain: s.project_domain,
+                    roles: s.roles,
+                    methods: who.methods,
+                    audit_ids: s.payload.audit_ids,
+                    issued_at: q.issued_at,
+                    expires_at,
+                    application_credential: s.app_cred,
+                });
             }
-        }
-        if let Some(parent) = &who.parent {
-            let parent_payload = Payload {
-                user_id: parent.user.id.clone(),
-                methods: parent.methods.clone(),
-                project_id: parent.project.id.clone(),
-                expires_at: parent.expires_at,
-                audit_ids: parent.audit_ids.clone(),
-                application_credential_id: parent
-                    .application_credential
-                    .as_ref()
-                    .map(|a| a.id.clone()),
-            };
-            if revoke::is_revoked(
-                state,
-                &parent_payload,
-                &parent.project_domain.id,
-                &parent.user_domain.id,
-                parent.issued_at,
-            )
-            .await?
-            {
-                return Err(Error::NotFoundMsg("Failed to validate token".into()));
+            // Fernet times are whole seconds: a token minted in the same second as an event
+            // that concerns it counts as revoked. Wait for the next second and try once more.
+            Scope::RevokedThisSecond if attempt == 0 => {
+                let wait = 1_000_000_000u32.saturating_sub(Utc::now().timestamp_subsec_nanos());
+                tokio::time::sleep(std::time::Duration::from_nanos(wait as u64 + 1_000_000)).await;
             }
-        }
-        if !revoke::is_revoked(state, payload, project_domain_id, user_domain_id, issued_at).await?
-        {
-            return Ok(issued_at);
-        }
-        if attempt == 0 {
-            let wait = 1_000_000_000u32.saturating_sub(Utc::now().timestamp_subsec_nanos());
-            tokio::time::sleep(std::time::Duration::from_nanos(wait as u64 + 1_000_000)).await;
+            Scope::RevokedThisSecond => break,
         }
     }
     Err(Error::Unauthorized)
+}
+
+/// What a token is made of, read on one connection: who asks for it and how.
+#[derive(Clone)]
+struct ScopeQuery {
+    user: User,
+    methods: Vec<String>,
+    requested: Option<ProjectRef>,
+    app_cred: Option<ApplicationCredential>,
+    parent: Option<TokenInfo>,
+    audit_ids: Vec<String>,
+    expires_at: DateTime<Utc>,
+    issued_at: DateTime<Utc>,
+}
+
+struct Scoped {
+    payload: Payload,
+    project: Project,
+    project_domain: Domain,
+    user_domain: Domain,
+    roles: Vec<Role>,
+    app_cred: Option<AppCredRef>,
+}
+
+enum Scope {
+    Found(Box<Scoped>),
+    /// An event issued in the same second as the token revokes it.
+    RevokedThisSecond,
+}
+
+/// The project the token is for, the roles it carries and both domains, then checks that what
+/// the login proved still stands at `issued_at`: the password unchanged (read under a row lock
+/// when in a transaction), the parent token and the new token not revoked.
+fn read_scope(c: &mut DbConnection, reader: &Reader, q: &ScopeQuery) -> Result<Scope> {
+    let user = &q.user;
+    let parent_project = q.parent.as_ref().map(|p| p.project.id.clone());
+    let parent_app_cred = q
+        .parent
+        .as_ref()
+        .and_then(|p| p.application_credential.clone());
+    let bound_project = q
+        .app_cred
+        .as_ref()
+        .map(|a| a.project_id.clone())
+        .or_else(|| parent_app_cred.as_ref().and(parent_project.clone()));
+    let project = match (&q.requested, &bound_project) {
+        (Some(r), Some(bound)) => {
+            let p = resource::find_project(c, r)?.ok_or(Error::Unauthorized)?;
+            if &p.id != bound {
+                return Err(Error::UnauthorizedMsg("An application credential token is bound to its project and cannot be scoped to another.".into()));
+            }
+            p
+        }
+        (None, Some(bound)) => reader
+            .project(c, bound)?
+            .ok_or(Error::Unauthorized)?
+            .project
+            .clone(),
+        (Some(r), None) => resource::find_project(c, r)?.ok_or_else(no_project_access)?,
+        (None, None) => default_scope(c, user, parent_project.as_deref())?,
+    };
+    // A project-bound user's tokens exist for its project only.
+    if user
+        .bound_project_id
+        .as_ref()
+        .is_some_and(|b| *b != project.id)
+    {
+        return Err(no_project_access());
+    }
+    let app_cred_id = q
+        .app_cred
+        .as_ref()
+        .map(|a| a.id.as_str())
+        .or(parent_app_cred.as_ref().map(|a| a.id.as_str()));
+    let scoped = reader.roles(&user.id, &project.id, app_cred_id, || {
+        scoped_roles(c, user, &project, app_cred_id)
+    })?;
+    let (roles, app_cred) = (scoped.0.clone(), scoped.1.clone());
+    if roles.is_empty() {
+        return Err(no_project_access());
+    }
+    let project_domain = reader
+        .domain(c, &project.domain_id)?
+        .filter(|d| d.enabled)
+        .ok_or_else(no_project_access)?;
+    let user_domain = reader
+        .domain(c, &user.domain_id)?
+        .filter(|d| d.enabled)
+        .ok_or(Error::Unauthorized)?;
+    if !project.enabled {
+        return Err(no_project_access());
+    }
+    if q.methods.iter().any(|m| m == "password") {
+        let unchanged = store::user_credential_state_locked(c, &user.id)?
+            .is_some_and(|(enabled, created)| enabled && created == user.password_created_at);
+        if !unchanged {
+            tracing::info!(user_id = %user.id, "authentication refused: the password changed during the login");
+            return Err(Error::Unauthorized);
+        }
+    }
+    if let Some(parent) = &q.parent {
+        let parent_payload = Payload {
+            user_id: parent.user.id.clone(),
+            methods: parent.methods.clone(),
+            project_id: parent.project.id.clone(),
+            expires_at: parent.expires_at,
+            audit_ids: parent.audit_ids.clone(),
+            application_credential_id: parent.application_credential.as_ref().map(|a| a.id.clone()),
+        };
+        if revoke::is_revoked_in(
+            c,
+            &parent_payload,
+            &parent.project_domain.id,
+            &parent.user_domain.id,
+            parent.issued_at,
+        )? {
+            return Err(Error::NotFoundMsg("Failed to validate token".into()));
+        }
+    }
+    let payload = Payload {
+        user_id: user.id.clone(),
+        methods: q.methods.clone(),
+        project_id: project.id.clone(),
+        expires_at: q.expires_at,
+        audit_ids: q.audit_ids.clone(),
+        application_credential_id: app_cred.as_ref().map(|a| a.id.clone()),
+    };
+    if revoke::is_revoked_in(
+        c,
+        &payload,
+        &project_domain.id,
+        &user_domain.id,
+        q.issued_at,
+    )? {
+        return Ok(Scope::RevokedThisSecond);
+    }
+    Ok(Scope::Found(Box::new(Scoped {
+        payload,
+        project,
+        project_domain,
+        user_domain,
+        roles,
+        app_cred,
+    })))
 }
 
 /// `auth.scope`: only a project scope is accepted.
@@ -1062,6 +1139,7 @@ async fn validate_unrecorded(
     }
     let p = payload.clone();
     let config = state.config.clone();
+    let reader = state.cache.reader(ticket);
     let (user, user_domain, project, project_domain, roles, ac_ref) = state
         .store
         .run(move |c| {
@@ -1071,39 +1149,41 @@ async fn validate_unrecorded(
             if passwords::inactive_in(c, &config.security_compliance, &user, now)? {
                 return Err(invalid());
             }
-            let user_domain = store::get_domain(c, &user.domain_id)?
+            let user_domain = reader
+                .domain(c, &user.domain_id)?
                 .filter(|d| d.enabled)
                 .ok_or_else(invalid)?;
-            let project = store::get_project(c, &p.project_id)?
-                .filter(|p| p.enabled)
-                .ok_or_else(invalid)?;
-            let project_domain = store::get_domain(c, &project.domain_id)?
+            let project = reader
+                .project(c, &p.project_id)?
+                .filter(|v| v.project.enabled)
+                .ok_or_else(invalid)?
+                .project
+                .clone();
+            let project_domain = reader
+                .domain(c, &project.domain_id)?
                 .filter(|d| d.enabled)
                 .ok_or_else(invalid)?;
-            let (roles, ac) =
-                scoped_roles(c, &user, &project, p.application_credential_id.as_deref())
-                    // Only facts about the token make it invalid; a store failure stays one.
-                    .map_err(|e| match e {
-                        Error::Unavailable(_) | Error::Internal(_) => e,
-                        _ => invalid(),
-                    })?;
+            let ac_id = p.application_credential_id.as_deref();
+            let scoped = reader
+                .roles(&user.id, &project.id, ac_id, || {
+                    scoped_roles(c, &user, &project, ac_id)
+                })
+                // Only facts about the token make it invalid; a store failure stays one.
+                .map_err(|e| match e {
+                    Error::Unavailable(_) | Error::Internal(_) => e,
+                    _ => invalid(),
+                })?;
+            let (roles, ac) = (scoped.0.clone(), scoped.1.clone());
             if roles.is_empty() {
+                return Err(invalid());
+            }
+            // On the same connection: one checkout per validation.
+            if revoke::is_revoked_in(c, &p, &project_domain.id, &user_domain.id, issued_at)? {
                 return Err(invalid());
             }
             Ok((user, user_domain, project, project_domain, roles, ac))
         })
         .await?;
-    if revoke::is_revoked(
-        state,
-        &payload,
-        &project_domain.id,
-        &user_domain.id,
-        issued_at,
-    )
-    .await?
-    {
-        return Err(invalid());
-    }
     let admin_realm = state.realm.current(&state.store).await?.as_deref() == Some(&project.id);
     let info = TokenInfo {
         admin_realm,

@@ -119,39 +119,28 @@ pub fn matches(
         })
 }
 
-pub async fn is_revoked(
-    state: &State,
+/// Whether an event revokes the token described by `p`, read on `c` (a connection the caller
+/// holds for the rest of its reads: one checkout per request).
+pub fn is_revoked_in(
+    c: &mut DbConnection,
     p: &Payload,
     project_domain_id: &str,
     user_domain_id: &str,
     issued_at: DateTime<Utc>,
 ) -> Result<bool> {
-    let (user, project, audits, ac) = (
-        p.user_id.clone(),
-        p.project_id.clone(),
-        p.audit_ids.clone(),
-        p.application_credential_id.clone(),
-    );
-    let (pd, ud) = (project_domain_id.to_string(), user_domain_id.to_string());
-    let events = state
-        .store
-        .run(move |c| {
-            let mut events = store::candidate_revocation_events(
-                c,
-                &user,
-                &project,
-                &audits,
-                ac.as_deref(),
-                issued_at.naive_utc(),
-            )?;
-            events.extend(store::domain_revocation_events(
-                c,
-                &[pd, ud],
-                issued_at.naive_utc(),
-            )?);
-            Ok(events)
-        })
-        .await?;
+    let mut events = store::candidate_revocation_events(
+        c,
+        &p.user_id,
+        &p.project_id,
+        &p.audit_ids,
+        p.application_credential_id.as_deref(),
+        issued_at.naive_utc(),
+    )?;
+    events.extend(store::domain_revocation_events(
+        c,
+        &[project_domain_id.to_string(), user_domain_id.to_string()],
+        issued_at.naive_utc(),
+    )?);
     Ok(events
         .iter()
         .any(|e| matches(e, p, project_domain_id, user_domain_id, issued_at)))

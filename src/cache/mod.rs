@@ -16,10 +16,12 @@ use std::sync::Arc;
 use metrics::counter;
 
 use crate::auth::caller::TokenExtras;
-use crate::auth::TokenInfo;
+use crate::auth::{AppCredRef, TokenInfo};
 use crate::config::CacheConfig;
+use crate::error::Result;
 use crate::resource::manage::ProjectView;
 use crate::store::changes::ChangeFeed;
+use crate::store::{self, DbConnection, Domain, Role};
 
 pub const CACHE_HITS: &str = "ironstone_cache_hits_total";
 pub const CACHE_MISSES: &str = "ironstone_cache_misses_total";
@@ -88,6 +90,10 @@ where
 /// catalog was asked for.
 type ExtrasKey = (String, Option<String>, bool);
 
+/// The roles a token of (user, project, application credential) carries, and the credential.
+pub type ScopedRoles = Arc<(Vec<Role>, Option<AppCredRef>)>;
+type RolesKey = (String, String, Option<String>);
+
 pub struct ValidationCache {
     feed: Arc<ChangeFeed>,
     enabled: bool,
@@ -95,6 +101,8 @@ pub struct ValidationCache {
     extras: Shelf<ExtrasKey, Arc<TokenExtras>>,
     /// Project views (project and tags) by id, for reads.
     projects: Shelf<String, Arc<ProjectView>>,
+    domains: Shelf<String, Domain>,
+    roles: Shelf<RolesKey, ScopedRoles>,
     /// The epoch the caches were last emptied for: a new epoch empties them (once) so that
     /// entries that can never count again do not take the room of new ones.
     cleared_for: AtomicU64,
@@ -109,6 +117,8 @@ impl ValidationCache {
             tokens: Shelf::new("token", config.max_entries),
             extras: Shelf::new("extras", small),
             projects: Shelf::new("project", small),
+            domains: Shelf::new("domain", small),
+            roles: Shelf::new("roles", config.max_entries),
             cleared_for: AtomicU64::new(0),
         }
     }
@@ -127,6 +137,8 @@ impl ValidationCache {
             self.tokens.clear();
             self.extras.clear();
             self.projects.clear();
+            self.domains.clear();
+            self.roles.clear();
         }
         Ticket(Some(epoch))
     }
@@ -176,17 +188,94 @@ impl ValidationCache {
         self.projects.get(ticket, id)
     }
 
-    pub fn put_project(&self, ticket: Ticket, view: Arc<ProjectView>) {
+    fn put_project(&self, ticket: Ticket, view: Arc<ProjectView>) {
         self.projects.put(ticket, view.project.id.clone(), view);
     }
 
     /// Entries held now by kind, for the metrics gauge.
-    pub fn entries(&self) -> [(&'static str, u64); 3] {
+    pub fn entries(&self) -> [(&'static str, u64); 5] {
         [
             self.tokens.count(),
             self.extras.count(),
             self.projects.count(),
+            self.domains.count(),
+            self.roles.count(),
         ]
+    }
+
+    /// Reads through this cache with `ticket`, on a connection the caller already holds.
+    pub fn reader(self: &Arc<Self>, ticket: Ticket) -> Reader {
+        Reader {
+            cache: self.clone(),
+            ticket,
+        }
+    }
+}
+
+/// Cached reads for code that runs on a store connection (`Send`, cheap to clone): a hit costs
+/// no query, a miss reads on the caller's connection and keeps what it read, under the ticket
+/// taken before the caller started reading.
+#[derive(Clone)]
+pub struct Reader {
+    cache: Arc<ValidationCache>,
+    ticket: Ticket,
+}
+
+impl Reader {
+    pub fn ticket(&self) -> Ticket {
+        self.ticket
+    }
+
+    pub fn domain(&self, c: &mut DbConnection, id: &str) -> Result<Option<Domain>> {
+        if let Some(d) = self.cache.domains.get(self.ticket, id) {
+            return Ok(Some(d));
+        }
+        let d = store::get_domain(c, id)?;
+        if let Some(d) = &d {
+            self.cache
+                .domains
+                .put(self.ticket, id.to_string(), d.clone());
+        }
+        Ok(d)
+    }
+
+    /// The project view if this node holds it for the current epoch (no connection needed).
+    pub fn cached_project(&self, id: &str) -> Option<Arc<ProjectView>> {
+        self.cache.projects.get(self.ticket, id)
+    }
+
+    pub fn project(&self, c: &mut DbConnection, id: &str) -> Result<Option<Arc<ProjectView>>> {
+        if let Some(v) = self.cached_project(id) {
+            return Ok(Some(v));
+        }
+        let Some(project) = store::get_project(c, id)? else {
+            return Ok(None);
+        };
+        let tags = store::project_tags(c, id)?;
+        let v = Arc::new(ProjectView { project, tags });
+        self.cache.put_project(self.ticket, v.clone());
+        Ok(Some(v))
+    }
+
+    /// The roles of a token for (user, project, credential), computed by `load` on a miss.
+    pub fn roles(
+        &self,
+        user_id: &str,
+        project_id: &str,
+        app_cred_id: Option<&str>,
+        load: impl FnOnce() -> Result<(Vec<Role>, Option<AppCredRef>)>,
+    ) -> Result<ScopedRoles> {
+        let key = (
+            user_id.to_string(),
+            project_id.to_string(),
+            app_cred_id.map(String::from),
+        );
+        if let Some(r) = self.cache.roles.get(self.ticket, &key) {
+            return Ok(r);
+        }
+        let r = Arc::new(load()?);
+        self.cache.roles.put(self.ticket, key, r.clone());
+        Ok(r)
     }
 }
 

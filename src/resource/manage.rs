@@ -205,22 +205,15 @@ async fn load_project(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<ProjectVi
 /// their tags bump the feed), so that the policy decides on what is committed now.
 pub async fn get_project(ctx: &Ctx<'_>, id: &str) -> Result<Arc<ProjectView>> {
     let cache = &ctx.state.cache;
-    let ticket = cache.ticket();
-    let view = match cache.project(ticket, id) {
+    let reader = cache.reader(cache.ticket());
+    let view = match reader.cached_project(id) {
         Some(v) => v,
         None => {
             let id = id.to_string();
-            let view = ctx
-                .state
+            ctx.state
                 .store
-                .run(move |c| {
-                    let project = found(store::get_project(c, &id)?, "project", &id)?;
-                    let tags = store::project_tags(c, &id)?;
-                    Ok(Arc::new(ProjectView { project, tags }))
-                })
-                .await?;
-            cache.put_project(ticket, view.clone());
-            view
+                .run(move |c| found(reader.project(c, &id)?, "project", &id))
+                .await?
         }
     };
     ctx.enforce("get_project", project_target(&view.project))?;

@@ -420,3 +420,98 @@ both_backends!(
         app.get(&second, &app.admin_token).await.expect(404);
     }
 );
+
+both_backends!(a_new_token_never_carries_a_role_removed_before_it, |app| {
+    // Issuing caches the roles of (user, project); the attacker's side is the next login
+    // right after a grant, a group membership or a whole project went away.
+    let a = customer(&app, "acme").await;
+    let group = create_group(&app, &app.admin_token, &a.domain_id, "readers").await;
+    let reader = app.role_id("reader").await;
+    let member = app.role_id("member").await;
+    app.put(
+        &format!(
+            "/v3/projects/{}/groups/{group}/roles/{reader}",
+            a.project_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    app.put(
+        &format!("/v3/groups/{group}/users/{}", a.member_id),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let login = || token_in(&app, &a.domain_id, "worker", PW, "main");
+    let t = login().await;
+    let body = app.validate(&t).await.expect(200).body;
+    assert_eq!(role_names(&body), vec!["member", "reader"]);
+    app.delete(
+        &format!(
+            "/v3/projects/{}/users/{}/roles/{member}",
+            a.project_id, a.member_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let body = app.validate(&login().await).await.expect(200).body;
+    assert_eq!(role_names(&body), vec!["reader"]);
+
+    app.delete(
+        &format!("/v3/groups/{group}/users/{}", a.member_id),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    let body = json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": "worker", "domain": {"id": a.domain_id}, "password": PW}}},
+        "scope": {"project": {"name": "main", "domain": {"id": a.domain_id}}}}});
+    app.auth(body).await.expect(401);
+
+    // An application credential's token: its project disabled, then its roles gone.
+    let ac = app
+        .post(
+            &format!("/v3/users/{}/application_credentials", a.manager_id),
+            &a.manager_token,
+            json!({"application_credential": {"name": "ci"}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let ac_auth = json!({"auth": {"identity": {"methods": ["application_credential"],
+        "application_credential": {"id": ac["application_credential"]["id"],
+                                   "secret": ac["application_credential"]["secret"]}}}});
+    app.auth(ac_auth.clone()).await.expect(201);
+    app.auth(ac_auth.clone()).await.expect(201);
+    app.patch(
+        &format!("/v3/projects/{}", a.project_id),
+        &app.admin_token,
+        json!({"project": {"enabled": false}}),
+    )
+    .await
+    .expect(200);
+    app.auth(ac_auth.clone()).await.expect(401);
+    app.patch(
+        &format!("/v3/projects/{}", a.project_id),
+        &app.admin_token,
+        json!({"project": {"enabled": true}}),
+    )
+    .await
+    .expect(200);
+    app.auth(ac_auth.clone()).await.expect(201);
+    let manager = app.role_id("manager").await;
+    app.delete(
+        &format!(
+            "/v3/projects/{}/users/{}/roles/{manager}",
+            a.project_id, a.manager_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    // Its user lost its last role on the project: the credential went with it (Keystone).
+    app.auth(ac_auth).await.expect(404);
+});

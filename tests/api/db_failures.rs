@@ -167,8 +167,16 @@ async fn a_store_error_while_computing_roles_is_not_an_invalid_token() {
     let (db, _) = cluster(&app);
     let subject = app.password_token("admin", ADMIN_PASSWORD, "admin").await;
     app.validate(&subject).await.expect(200);
-    // A token the validation cache has not seen, so that its roles must be read.
+    // A token the validation cache has not seen, so that its roles must be read; a change
+    // (a new role) empties the node's caches, which also held the roles of that scope.
     let subject = app.password_token("admin", ADMIN_PASSWORD, "admin").await;
+    app.post(
+        "/v3/roles",
+        &app.admin_token,
+        serde_json::json!({"role": {"name": "emptied-the-cache"}}),
+    )
+    .await
+    .expect(201);
     // The user, its domain and its project still read fine; the roles cannot be read.
     let url = app.state.config.database_url();
     let mut c = PgConnection::establish(&url).unwrap();
