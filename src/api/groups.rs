@@ -59,7 +59,7 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
     groups.sort_by(|a, b| a.id.cmp(&b.id));
     let (groups, end) = paging.cut(groups, |g| g.id.as_str());
     let base = ctx.base();
-    let items = groups.iter().map(|g| render::group(&base, g)).collect();
+    let items: Vec<serde_json::Value> = groups.iter().map(|g| render::group(&base, g)).collect();
     Ok(page_response(&req, &base, "groups", items, end))
 }
 
@@ -121,7 +121,10 @@ async fn members(
     .await?;
     let (users, end) = paging.cut(users, |u| u.user.id.as_str());
     let base = ctx.base();
-    let items = users.iter().map(|u| render::user(&base, u)).collect();
+    let items: Vec<_> = users
+        .iter()
+        .map(|v| render::UserJson { base: &base, v })
+        .collect();
     Ok(page_response(&req, &base, "users", items, end))
 }
 

@@ -88,7 +88,8 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
     };
     let projects = manage::list_projects(&ctx, f).await?;
     let (projects, end) = paging.cut(projects, |p| p.project.id.as_str());
-    let items = projects.iter().map(|p| render::project(&base, p)).collect();
+    let items: Vec<serde_json::Value> =
+        projects.iter().map(|p| render::project(&base, p)).collect();
     Ok(page_response(&req, &base, "projects", items, end))
 }
 
@@ -227,7 +228,7 @@ async fn list_domains(
     domains.sort_by(|a, b| a.id.cmp(&b.id));
     let (domains, end) = paging.cut(domains, |d| d.id.as_str());
     let base = ctx.base();
-    let items = domains.iter().map(|d| render::domain(&base, d)).collect();
+    let items: Vec<serde_json::Value> = domains.iter().map(|d| render::domain(&base, d)).collect();
     Ok(page_response(&req, &base, "domains", items, end))
 }
 

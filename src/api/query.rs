@@ -2,6 +2,7 @@
 //! `links`.
 
 use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::ListConfig;
@@ -213,12 +214,12 @@ pub fn list_response(
 }
 
 /// A list page: as `list_response`, plus Keystone's `"truncated": true` when the server's limit
-/// cut the list.
-pub fn page_response(
+/// cut the list. `items` is serialized straight into the answer (no intermediate `Value`).
+pub fn page_response<T: Serialize>(
     req: &HttpRequest,
     base: &str,
     key: &str,
-    items: Vec<Value>,
+    items: T,
     end: PageEnd,
 ) -> HttpResponse {
     let PageEnd {
@@ -232,16 +233,39 @@ pub fn page_response(
         pairs.push(("marker".into(), m));
         url_with(base, path, &pairs)
     });
-    let mut body = serde_json::Map::new();
-    body.insert(key.into(), Value::Array(items));
-    body.insert(
-        "links".into(),
-        json!({"self": url_with(base, path, &q.pairs), "previous": null, "next": next}),
-    );
-    if truncated {
-        body.insert("truncated".into(), Value::Bool(true));
+    let page = Page {
+        key,
+        items,
+        links: json!({"self": url_with(base, path, &q.pairs), "previous": null, "next": next}),
+        truncated,
+    };
+    let mut body = Vec::with_capacity(8 * 1024);
+    match serde_json::to_writer(&mut body, &page) {
+        Ok(()) => HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body),
+        Err(e) => actix_web::ResponseError::error_response(&Error::internal(e)),
     }
-    HttpResponse::Ok().json(Value::Object(body))
+}
+
+struct Page<'a, T> {
+    key: &'a str,
+    items: T,
+    links: Value,
+    truncated: bool,
+}
+
+impl<T: Serialize> Serialize for Page<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(self.key, &self.items)?;
+        m.serialize_entry("links", &self.links)?;
+        if self.truncated {
+            m.serialize_entry("truncated", &true)?;
+        }
+        m.end()
+    }
 }
 
 pub fn created(key: &str, v: Value) -> HttpResponse {

@@ -1,5 +1,6 @@
 //! Keystone's JSON shapes for resources.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
 use crate::assignment::manage::{AssignmentView, Names};
@@ -67,48 +68,94 @@ fn options_of(options: &[UserOption]) -> Value {
 }
 
 pub fn user(base: &str, v: &UserView) -> Value {
-    let u = &v.user;
-    let mut out = json!({
-        "id": u.id,
-        "name": u.name,
-        "domain_id": u.domain_id,
-        "enabled": u.enabled && !v.inactive,
-        "password_expires_at": u.password_expires_at.as_ref().map(time),
-        "options": options_of(&v.options),
-        "OS-PCU:status": if !u.enabled || v.inactive {
+    // Serializing a map with string keys cannot fail.
+    serde_json::to_value(UserJson { base, v }).unwrap_or(Value::Null)
+}
+
+/// A user as Keystone shows it, written straight to JSON: user lists are the largest answers,
+/// and a `Value` per user cost more than the database did (a map node and a key per field).
+pub struct UserJson<'a> {
+    pub base: &'a str,
+    pub v: &'a UserView,
+}
+
+#[derive(serde::Serialize)]
+struct SelfLink {
+    #[serde(rename = "self")]
+    href: String,
+}
+
+/// The fields every user shows (an extra attribute of the same name never replaces one).
+const USER_FIELDS: [&str; 9] = [
+    "id",
+    "name",
+    "domain_id",
+    "enabled",
+    "password_expires_at",
+    "options",
+    "OS-PCU:status",
+    "OS-PCU:mfa_enabled",
+    "links",
+];
+
+impl Serialize for UserJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (v, u) = (self.v, &self.v.user);
+        let status = if !u.enabled || v.inactive {
             "disabled"
         } else if u.password_hash.is_none() {
             "pending"
         } else {
             "active"
-        },
-        "OS-PCU:mfa_enabled": v.mfa_enabled,
-        "links": {"self": format!("{base}/v3/users/{}", u.id)},
-    });
-    if let Value::Object(m) = &mut out {
-        if let Some(p) = &u.default_project_id {
-            m.insert("default_project_id".into(), json!(p));
+        };
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &u.id)?;
+        m.serialize_entry("name", &u.name)?;
+        m.serialize_entry("domain_id", &u.domain_id)?;
+        m.serialize_entry("enabled", &(u.enabled && !v.inactive))?;
+        m.serialize_entry(
+            "password_expires_at",
+            &u.password_expires_at.as_ref().map(time),
+        )?;
+        m.serialize_entry("options", &options_of(&v.options))?;
+        m.serialize_entry("OS-PCU:status", status)?;
+        m.serialize_entry("OS-PCU:mfa_enabled", &v.mfa_enabled)?;
+        m.serialize_entry(
+            "links",
+            &SelfLink {
+                href: format!("{}/v3/users/{}", self.base, u.id),
+            },
+        )?;
+        let optional = [
+            ("default_project_id", u.default_project_id.as_deref()),
+            ("email", u.email.as_deref()),
+            ("phone", u.phone.as_deref()),
+            ("OS-PCU:bound_project_id", u.bound_project_id.as_deref()),
+            (
+                "OS-PCU:generated_password",
+                v.generated_password
+                    .as_ref()
+                    .map(secrecy::ExposeSecret::expose_secret),
+            ),
+            ("description", u.description.as_deref()),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                m.serialize_entry(key, value)?;
+            }
         }
-        if let Some(e) = &u.email {
-            m.insert("email".into(), json!(e));
+        // Attributes a client stored beyond Keystone's own never hide one of them.
+        if u.extra != "{}" {
+            for (k, x) in extra(&u.extra) {
+                let shown = USER_FIELDS.contains(&k.as_str())
+                    || optional.iter().any(|(o, v)| *o == k && v.is_some());
+                if !shown {
+                    m.serialize_entry(&k, &x)?;
+                }
+            }
         }
-        if let Some(p) = &u.phone {
-            m.insert("phone".into(), json!(p));
-        }
-        if let Some(p) = &u.bound_project_id {
-            m.insert("OS-PCU:bound_project_id".into(), json!(p));
-        }
-        if let Some(p) = &v.generated_password {
-            m.insert(
-                "OS-PCU:generated_password".into(),
-                json!(secrecy::ExposeSecret::expose_secret(p)),
-            );
-        }
-        if let Some(d) = &u.description {
-            m.insert("description".into(), json!(d));
-        }
+        m.end()
     }
-    with_extra(out, &u.extra)
 }
 
 pub fn group(base: &str, g: &Group) -> Value {

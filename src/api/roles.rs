@@ -81,7 +81,7 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
     roles.sort_by(|a, b| a.id.cmp(&b.id));
     let (roles, end) = paging.cut(roles, |r| r.id.as_str());
     let base = ctx.base();
-    let items = roles.iter().map(|r| render::role(&base, r)).collect();
+    let items: Vec<serde_json::Value> = roles.iter().map(|r| render::role(&base, r)).collect();
     Ok(page_response(&req, &base, "roles", items, end))
 }
 

@@ -90,7 +90,10 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
     .await?;
     let (users, end) = paging.cut(users, |u| u.user.id.as_str());
     let base = ctx.base();
-    let items = users.iter().map(|u| render::user(&base, u)).collect();
+    let items: Vec<_> = users
+        .iter()
+        .map(|v| render::UserJson { base: &base, v })
+        .collect();
     Ok(page_response(&req, &base, "users", items, end))
 }
 

@@ -576,12 +576,22 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
 pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView>> {
     f.domain_id = ctx.list_scope("list_users", f.domain_id.take())?;
     f.inactive_before = inactive_before(ctx);
+    list_views(ctx, move |c| store::list_users(c, &f)).await
+}
+
+/// The users `load` lists, as views: their options and MFA facts read at once for all of them,
+/// on the same connection.
+async fn list_views<F>(ctx: &Ctx<'_>, load: F) -> Result<Vec<UserView>>
+where
+    F: FnOnce(&mut DbConnection) -> Result<Vec<User>> + Clone + Send + 'static,
+{
+    let reader = ctx.state.cache.reader(ctx.state.cache.ticket());
     let rows = ctx
         .state
         .store
         .run(move |c| {
-            let users = store::list_users(c, &f)?;
-            with_options(c, users)
+            let users = load(c)?;
+            with_options(c, &reader, users)
         })
         .await?;
     Ok(rows
@@ -603,7 +613,11 @@ fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
 type UserRow = (User, Vec<UserOption>, MfaFacts);
 
 /// Each user with its options and MFA facts, fetched for all of them at once.
-fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<UserRow>> {
+fn with_options(
+    c: &mut DbConnection,
+    reader: &crate::cache::Reader,
+    users: Vec<User>,
+) -> Result<Vec<UserRow>> {
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
     let mut options = store::user_options_of(c, &ids)?;
     let with_totp = store::users_with_credential_type(c, &ids, crate::auth::totp::TOTP_TYPE)?;
@@ -615,7 +629,9 @@ fn with_options(c: &mut DbConnection, users: Vec<User>) -> Result<Vec<UserRow>> 
             let domain_requires = match requires.get(&user.domain_id) {
                 Some(r) => *r,
                 None => {
-                    let r = mfa::domain_requires_mfa(c, &user.domain_id)?;
+                    let r = reader
+                        .domain(c, &user.domain_id)?
+                        .is_some_and(|d| d.mfa_required);
                     requires.insert(user.domain_id.clone(), r);
                     r
                 }
@@ -1196,17 +1212,9 @@ pub async fn users_in_group(
 ) -> Result<Vec<UserView>> {
     let group = load_group(ctx, group_id, "list_users_in_group").await?;
     f.inactive_before = inactive_before(ctx);
-    let rows = ctx
-        .state
-        .store
-        .run(move |c| {
-            f.ids = Some(store::user_ids_in_group(c, &group.id)?);
-            let users = store::list_users(c, &f)?;
-            with_options(c, users)
-        })
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(u, o, t)| UserView::new(ctx, u, o).with_totp(ctx, t))
-        .collect())
+    list_views(ctx, move |c| {
+        f.ids = Some(store::user_ids_in_group(c, &group.id)?);
+        store::list_users(c, &f)
+    })
+    .await
 }

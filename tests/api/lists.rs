@@ -436,3 +436,43 @@ both_backends!(
         assert!(roles.contains(&manager) && roles.contains(&member) && roles.contains(&reader));
     }
 );
+
+both_backends!(a_listed_user_is_shown_exactly_as_alone, |app| {
+    // Lists are written straight to JSON; a single user goes through the same writer. Extra
+    // attributes show in both, and never replace one of Keystone's fields.
+    let domain = create_domain(&app, "shown").await;
+    let made = app
+        .post(
+            "/v3/users",
+            &app.admin_token,
+            json!({"user": {"name": "ann", "domain_id": domain, "password": PW,
+                   "description": "d", "email": "ann@example.com", "team": "blue",
+                   "links": "not a link", "nested": {"a": [1, 2]}}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = made["user"]["id"].as_str().unwrap().to_string();
+    let alone = app
+        .get(&format!("/v3/users/{id}"), &app.admin_token)
+        .await
+        .expect(200)
+        .body["user"]
+        .clone();
+    assert_eq!(alone["team"], "blue");
+    assert_eq!(alone["nested"], json!({"a": [1, 2]}));
+    assert!(alone["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v3/users/{id}")));
+    assert_eq!(alone["email"], "ann@example.com");
+    assert_eq!(alone["OS-PCU:status"], "active");
+    let listed = app
+        .get(&format!("/v3/users?domain_id={domain}"), &app.admin_token)
+        .await
+        .expect(200)
+        .body["users"][0]
+        .clone();
+    assert_eq!(listed, alone);
+    assert_eq!(made["user"], alone);
+});
