@@ -11,8 +11,6 @@
 //! Targets (issue 9): peak RSS < base + permits x hash memory + 32 MiB, where base is the RSS of
 //! the started server before any hashing; validation p99 under the flood within 2x of idle.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,87 +18,21 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 mod common;
-use common::{env_usize, PASSWORD};
-
-/// `VmRSS` and `VmHWM` of a process, in KiB.
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
+use common::{env_usize, memory_kib, percentile, Server, PASSWORD};
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Prepares the store with the admin commands (so that the server itself hashes nothing before
 /// the measurement: its base RSS holds no hashing memory), then starts `serve`.
 async fn start_server(client: &reqwest::Client) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let command = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ironstone"));
-        c.args(args)
-            .env("IRONSTONE_DATA_DIR", dir.path())
-            .env("IRONSTONE_BIND", format!("127.0.0.1:{port}"))
-            .env("IRONSTONE_BOOTSTRAP_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        c
-    };
-    for args in [&["db", "sync"][..], &["fernet", "setup"], &["bootstrap"]] {
-        let ok = command(args).status().expect("admin command").success();
-        assert!(ok, "ironstone {args:?} failed");
-    }
-    let child = command(&["serve"]).spawn().expect("start the server");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("{}/v3", server.base)).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+    Server::start(
+        client,
+        &[],
+        &[&["db", "sync"], &["fernet", "setup"], &["bootstrap"]],
+    )
+    .await
 }
 
 fn latencies(timed: &[(Duration, Duration)]) -> Vec<Duration> {

@@ -20,84 +20,21 @@
 //! The database: BENCH_DATABASE_URL (a PostgreSQL server URL without database, default
 //! postgres://postgres@127.0.0.1:5432); a database of its own is created and dropped.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 mod common;
-use common::{env_usize, report, run_parallel, BenchDb, Load, PASSWORD};
-
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
+use common::{env_usize, memory_kib, report, run_parallel, BenchDb, Load, Server, PASSWORD};
 
 /// Resets the process's peak RSS (VmHWM) to its current RSS (Linux `clear_refs`, value 5).
 fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `ironstone serve` on the database: the first start migrates, makes the keys and bootstraps.
 async fn start_server(client: &reqwest::Client, db: &BenchDb) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ironstone"))
-        .arg("serve")
-        .env("IRONSTONE_DATA_DIR", dir.path())
-        .env("IRONSTONE_DATABASE_URL", db.url())
-        .env("IRONSTONE_BIND", format!("127.0.0.1:{port}"))
-        .env("IRONSTONE_BOOTSTRAP_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the server");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(r) = client.get(format!("{}/v3", server.base)).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server
+    Server::start(client, &[("IRONSTONE_DATABASE_URL", db.url())], &[]).await
 }
 
 async fn token(client: &reqwest::Client, base: &str, auth: Value) -> (String, Value) {

@@ -158,3 +158,82 @@ impl Drop for BenchDb {
         }
     }
 }
+
+/// `VmRSS` and `VmHWM` of a process, in KiB (0 when unreadable).
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// This package's `ironstone serve` (the release binary under `cargo bench`), run as its own
+/// process on a fresh data directory; killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Runs each of `setup` (admin commands such as `["db", "sync"]`), then `serve`, all with
+    /// `env` and the admin password `PASSWORD`; returns once `/v3` answers.
+    pub async fn start(
+        client: &reqwest::Client,
+        env: &[(&str, String)],
+        setup: &[&[&str]],
+    ) -> Server {
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let command = |args: &[&str]| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_ironstone"));
+            c.args(args)
+                .env("IRONSTONE_DATA_DIR", dir.path())
+                .env("IRONSTONE_BIND", format!("127.0.0.1:{port}"))
+                .env("IRONSTONE_BOOTSTRAP_PASSWORD", PASSWORD)
+                .env("RUST_LOG", "error")
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            c
+        };
+        for args in setup {
+            let ok = command(args).status().expect("admin command").success();
+            assert!(ok, "ironstone {args:?} failed");
+        }
+        let child = command(&["serve"]).spawn().expect("start the server");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = client.get(format!("{}/v3", server.base)).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server
+    }
+}
