@@ -33,6 +33,28 @@ fn role_names(body: &Value) -> Vec<String> {
     names
 }
 
+/// The customer's member also holds `reader` on its project through a group (returned).
+async fn reader_through_group(app: &TestApp, a: &Customer) -> String {
+    let group = create_group(app, &app.admin_token, &a.domain_id, "readers").await;
+    let reader = app.role_id("reader").await;
+    app.put(
+        &format!(
+            "/v3/projects/{}/groups/{group}/roles/{reader}",
+            a.project_id
+        ),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    app.put(
+        &format!("/v3/groups/{group}/users/{}", a.member_id),
+        &app.admin_token,
+    )
+    .await
+    .expect(204);
+    group
+}
+
 async fn change_counter(app: &TestApp) -> i64 {
     app.state
         .store
@@ -169,24 +191,8 @@ both_backends!(a_password_change_is_seen_at_once, |app| {
 both_backends!(removing_a_grant_or_a_membership_is_seen_at_once, |app| {
     let a = customer(&app, "acme").await;
     // The member holds member directly and reader through a group.
-    let group = create_group(&app, &app.admin_token, &a.domain_id, "readers").await;
-    let reader = app.role_id("reader").await;
+    let group = reader_through_group(&app, &a).await;
     let member = app.role_id("member").await;
-    app.put(
-        &format!(
-            "/v3/projects/{}/groups/{group}/roles/{reader}",
-            a.project_id
-        ),
-        &app.admin_token,
-    )
-    .await
-    .expect(204);
-    app.put(
-        &format!("/v3/groups/{group}/users/{}", a.member_id),
-        &app.admin_token,
-    )
-    .await
-    .expect(204);
     let token = token_in(&app, &a.domain_id, "worker", PW, "main").await;
     let body = warm(&app, &token).await;
     assert!(role_names(&body).contains(&"member".to_string()));
@@ -425,24 +431,8 @@ both_backends!(a_new_token_never_carries_a_role_removed_before_it, |app| {
     // Issuing caches the roles of (user, project); the attacker's side is the next login
     // right after a grant, a group membership or a whole project went away.
     let a = customer(&app, "acme").await;
-    let group = create_group(&app, &app.admin_token, &a.domain_id, "readers").await;
-    let reader = app.role_id("reader").await;
+    let group = reader_through_group(&app, &a).await;
     let member = app.role_id("member").await;
-    app.put(
-        &format!(
-            "/v3/projects/{}/groups/{group}/roles/{reader}",
-            a.project_id
-        ),
-        &app.admin_token,
-    )
-    .await
-    .expect(204);
-    app.put(
-        &format!("/v3/groups/{group}/users/{}", a.member_id),
-        &app.admin_token,
-    )
-    .await
-    .expect(204);
     let login = || token_in(&app, &a.domain_id, "worker", PW, "main");
     let t = login().await;
     let body = app.validate(&t).await.expect(200).body;
