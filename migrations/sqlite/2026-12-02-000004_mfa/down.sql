@@ -1,4 +1,1 @@
-DROP INDEX users_domain_email;
-ALTER TABLE domains DROP COLUMN login_by_email;
-ALTER TABLE domains DROP COLUMN mfa_required;
 DROP TABLE totp_steps;
