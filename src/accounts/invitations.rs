@@ -10,7 +10,7 @@ use super::delivery::{self, LinkOutcome, MailVars};
 use super::links;
 use super::password_links::link_address;
 use crate::assignment::reach::Reach;
-use crate::context::{found, Ctx};
+use crate::context::{found, Ctx, RealmGuard};
 use crate::error::{Error, Result};
 use crate::mail::Template;
 use crate::policy::Target;
@@ -18,6 +18,9 @@ use crate::store::{
     self, Assignment, DbConnection, Invitation, InvitationFilter, InvitationRole, InvitationStatus,
     Role, ACTOR_USER, TARGET_DOMAIN, TARGET_PROJECT,
 };
+
+/// Grants one invitation may carry (each is checked and written like a direct grant).
+pub const MAX_INVITATION_GRANTS: usize = 100;
 
 /// The request body of `POST /v3/OS-PCU/invitations`.
 #[derive(Deserialize)]
@@ -98,6 +101,7 @@ fn view(
 }
 
 /// A grant checked against the caller: `(role, target type, target id)` in `domain_id`.
+#[derive(Clone)]
 struct Grant {
     role: Role,
     target_type: &'static str,
@@ -178,15 +182,7 @@ fn grant_protected(
     user: Option<&str>,
     g: &Grant,
 ) -> Result<bool> {
-    if let Some(u) = user {
-        if reach.user_privileged(c, u)? {
-            return Ok(true);
-        }
-    }
-    Ok(
-        reach.grant_reaches(c, &as_assignment(user.unwrap_or(""), g))?
-            || (g.target_type == TARGET_PROJECT && reach.project_protected(c, &g.target_id)?),
-    )
+    reach.grant_protected(c, user, &as_assignment(user.unwrap_or(""), g))
 }
 
 /// The caller may create every grant: `create_grant` on each target (as a direct grant would be
@@ -217,6 +213,74 @@ fn authorize_grants(
     Ok(())
 }
 
+/// The caller may make `grants` in `domain_id` to `user` (`None`: the user the invitation will
+/// create), checked as direct grants against the realm's reach as it is now.
+async fn authorize(
+    ctx: &Ctx<'_>,
+    domain_id: &str,
+    grants: &[Grant],
+    user: Option<&str>,
+) -> Result<()> {
+    let (realm, caller_domain) = (ctx.state.realm.clone(), ctx.domain_id().to_string());
+    let (all, uid) = (grants.to_vec(), user.map(String::from));
+    let protected = ctx
+        .state
+        .store
+        .run(move |c| {
+            let reach = Reach::load(c, &realm, &caller_domain)?;
+            all.iter()
+                .map(|g| grant_protected(&reach, c, uid.as_deref(), g))
+                .collect::<Result<Vec<bool>>>()
+        })
+        .await?;
+    authorize_grants(ctx, domain_id, grants, &protected)
+}
+
+/// `authorize` repeated inside the transaction that writes, on what is committed (the realm
+/// locked), and an existing bound user kept to its project.
+fn recheck(
+    c: &mut DbConnection,
+    guard: &RealmGuard,
+    inv: &Invitation,
+    grants: &[Grant],
+) -> Result<()> {
+    for g in grants {
+        let target = Target {
+            domain_id: Some(&inv.domain_id),
+            project_id: (g.target_type == TARGET_PROJECT).then_some(g.target_id.as_str()),
+            ..Default::default()
+        };
+        let uid = inv.user_id.as_deref();
+        guard.check(c, target, |reach, c| grant_protected(reach, c, uid, g))?;
+        if let Some(u) = uid {
+            crate::assignment::bound::check_grant(c, &as_assignment(u, g))?;
+        }
+    }
+    Ok(())
+}
+
+/// The grants an invitation stored, as they stand now (roles or targets deleted meanwhile are
+/// left out: acceptance skips them too).
+fn stored_grants(c: &mut DbConnection, invitation_id: &str) -> Result<Vec<Grant>> {
+    let mut out = vec![];
+    for r in store::invitation_roles(c, invitation_id)? {
+        let Some(role) = store::get_role(c, &r.role_id)? else {
+            continue;
+        };
+        let target_type = match r.target_type.as_str() {
+            TARGET_PROJECT => TARGET_PROJECT,
+            TARGET_DOMAIN => TARGET_DOMAIN,
+            _ => continue,
+        };
+        out.push(Grant {
+            role,
+            target_type,
+            target_id: r.target_id,
+        });
+    }
+    Ok(out)
+}
+
 /// The user invited: the one given (it must have this email in the domain), else the one user
 /// of the domain with this email, else none (a new user). Several: 409 asking to pick.
 fn invited_user(
@@ -225,7 +289,7 @@ fn invited_user(
     email: &str,
     picked: Option<&str>,
 ) -> Result<Option<store::User>> {
-    let users = store::users_with_email(c, domain_id, email)?;
+    let users = store::users_by_email(c, domain_id, email)?;
     if let Some(id) = picked {
         return users.into_iter().find(|u| u.id == id).map(Some).ok_or_else(|| {
             Error::validation(format!(
@@ -340,32 +404,15 @@ pub async fn create_invitation(ctx: &Ctx<'_>, req: InvitationCreate) -> Result<I
             "Invalid input for field 'invitation.roles': an invitation grants at least one role, e.g. [{\"role\": \"member\", \"project_id\": \"...\"}].",
         ));
     }
+    if req.roles.len() > MAX_INVITATION_GRANTS {
+        return Err(Error::validation(format!(
+            "Invalid input for field 'invitation.roles': at most {MAX_INVITATION_GRANTS} grants per invitation."
+        )));
+    }
     let lifetime = links::lifetime(ctx.state, req.expires_in, "invitation.expires_in")?;
-    let (refs, realm, caller_domain) = (
-        req.roles.clone(),
-        ctx.state.realm.clone(),
-        ctx.domain_id().to_string(),
-    );
-    let (em, picked) = (email.clone(), req.user_id.clone());
-    let (domain_id, grants, user, protected) = ctx
-        .state
-        .store
-        .run(move |c| {
-            let (domain_id, grants) = resolve(c, &refs)?;
-            let user = invited_user(c, &domain_id, &em, picked.as_deref())?;
-            let reach = Reach::load(c, &realm, &caller_domain)?;
-            let mut protected = vec![];
-            for g in &grants {
-                protected.push(grant_protected(
-                    &reach,
-                    c,
-                    user.as_ref().map(|u| u.id.as_str()),
-                    g,
-                )?);
-            }
-            Ok((domain_id, grants, user, protected))
-        })
-        .await?;
+    let refs = req.roles.clone();
+    let (domain_id, grants) = ctx.state.store.run(move |c| resolve(c, &refs)).await?;
+    // Before anything is read about users: whether one has this email is the domain's business.
     ctx.enforce(
         "create_invitation",
         Target {
@@ -373,7 +420,19 @@ pub async fn create_invitation(ctx: &Ctx<'_>, req: InvitationCreate) -> Result<I
             ..Default::default()
         },
     )?;
-    authorize_grants(ctx, &domain_id, &grants, &protected)?;
+    let (d, em, picked) = (domain_id.clone(), email.clone(), req.user_id.clone());
+    let user = ctx
+        .state
+        .store
+        .run(move |c| invited_user(c, &d, &em, picked.as_deref()))
+        .await?;
+    authorize(
+        ctx,
+        &domain_id,
+        &grants,
+        user.as_ref().map(|u| u.id.as_str()),
+    )
+    .await?;
     let now = ctx.now.trunc_subsecs(0);
     let inviter = ctx.user_id().to_string();
     let guard = ctx.realm_guard("create_grant");
@@ -396,19 +455,7 @@ pub async fn create_invitation(ctx: &Ctx<'_>, req: InvitationCreate) -> Result<I
         .store
         .tx(move |c| {
             let mut invitation = invitation;
-            for g in &grants {
-                let target = Target {
-                    domain_id: Some(&invitation.domain_id),
-                    project_id: (g.target_type == TARGET_PROJECT).then_some(g.target_id.as_str()),
-                    ..Default::default()
-                };
-                let uid = invitation.user_id.clone();
-                guard.check(c, target, |reach, c| grant_protected(reach, c, uid.as_deref(), g))?;
-                // An existing bound user cannot be invited beyond its project.
-                if let Some(u) = &invitation.user_id {
-                    crate::assignment::bound::check_grant(c, &as_assignment(u, g))?;
-                }
-            }
+            recheck(c, &guard, &invitation, &grants)?;
             if invitation.user_id.is_none() {
                 if let Some(name) = &invitation.name {
                     if store::get_user_by_name(c, &invitation.domain_id, name)?.is_some() {
@@ -537,8 +584,24 @@ pub async fn resend_invitation(
 ) -> Result<InvitationSent> {
     let v = load(ctx, id, "resend_invitation").await?;
     let lifetime = links::lifetime(ctx.state, req.expires_in, "invitation.expires_in")?;
+    // A new link is the invitation made again: whoever resends it must be allowed to make
+    // every grant it carries (an operator's invitation is not a domain manager's to resend).
+    let inv_id = v.invitation.id.clone();
+    let grants = ctx
+        .state
+        .store
+        .run(move |c| stored_grants(c, &inv_id))
+        .await?;
+    authorize(
+        ctx,
+        &v.invitation.domain_id,
+        &grants,
+        v.invitation.user_id.as_deref(),
+    )
+    .await?;
     let now = ctx.now.trunc_subsecs(0);
     let inviter = ctx.user_id().to_string();
+    let guard = ctx.realm_guard("create_grant");
     let id = v.invitation.id;
     let (issued, inv, vars, mail) = ctx
         .state
@@ -550,6 +613,7 @@ pub async fn resend_invitation(
                     "Invitation {id} was accepted already; there is nothing to resend."
                 )));
             }
+            recheck(c, &guard, &inv, &grants)?;
             let issued = links::issue(
                 c,
                 links::Subject::Invitation { invitation_id: &id },

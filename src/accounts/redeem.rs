@@ -8,11 +8,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::delivery::{self, MailVars};
 use super::links;
+use crate::assignment::reach::Reach;
 use crate::context::found;
 use crate::error::{Error, Result};
 use crate::identity::password_policy::Subject;
 use crate::identity::passwords::{self, expiry_for, history_to_keep, option_on};
 use crate::mail::Template;
+use crate::realm::Realm;
 use crate::state::State;
 use crate::store::{
     self, AccountLink, Assignment, AssignmentFilter, DbConnection, Invitation, InvitationRole,
@@ -336,9 +338,22 @@ pub async fn set_password(
 }
 
 /// Applies an invitation's grants to `user_id`, skipping targets and roles deleted meanwhile; a
-/// bound user is re-checked here (it may have been bound since the invitation was made).
-fn grant(c: &mut DbConnection, user_id: &str, roles: &[InvitationRole]) -> Result<()> {
+/// bound user is re-checked here (it may have been bound since the invitation was made), and so
+/// is the realm: unless its inviter operates the cloud, an invitation grants nothing that now
+/// reaches beyond the inviter's domain (the user became privileged, the project protected).
+fn grant(
+    c: &mut DbConnection,
+    realm: &Realm,
+    invitation: &Invitation,
+    user_id: &str,
+    roles: &[InvitationRole],
+) -> Result<()> {
     store::lock_realm(c)?;
+    let reach = Reach::load(c, realm, &invitation.domain_id)?;
+    let operator = match &invitation.inviter_id {
+        Some(id) => reach.user_is_operator(c, id)?,
+        None => false,
+    };
     for r in roles {
         if store::get_role(c, &r.role_id)?.is_none() {
             continue;
@@ -362,6 +377,12 @@ fn grant(c: &mut DbConnection, user_id: &str, roles: &[InvitationRole]) -> Resul
             inherited: false,
         };
         crate::assignment::bound::check_grant(c, &a)?;
+        if !operator && reach.grant_protected(c, Some(user_id), &a)? {
+            tracing::info!(invitation = %invitation.id, user_id, "invitation refused: its grants now reach beyond its inviter");
+            return Err(Error::ForbiddenMsg(
+                "This invitation can no longer be accepted: what it grants now reaches beyond what its inviter may grant. Ask for a new invitation.".into(),
+            ));
+        }
         store::insert_assignment(c, &a)?;
     }
     Ok(())
@@ -401,6 +422,7 @@ pub async fn accept_invitation(
             .await?
     };
     let Invited { invitation, roles } = invited;
+    let realm = state.realm.clone();
     let config = state.config.clone();
     let done = match existing {
         Some(user) if user.password_hash.is_some() => {
@@ -424,7 +446,7 @@ pub async fn accept_invitation(
                     if !store::accept_invitation(c, &invitation.id, &user.id, now.naive_utc())? {
                         return Err(Error::Link(crate::error::LinkProblem::Used));
                     }
-                    grant(c, &user.id, &roles)?;
+                    grant(c, &realm, &invitation, &user.id, &roles)?;
                     let project = first_project(c, &roles)?.or(home_project(c, &user)?);
                     let done = completed(c, &user, project)?;
                     let inviter_name = match &invitation.inviter_id {
@@ -461,7 +483,7 @@ pub async fn accept_invitation(
                         return Err(Error::Link(crate::error::LinkProblem::Used));
                     }
                     write_password(c, &config.security_compliance, &user.id, &hash, now)?;
-                    grant(c, &user.id, &roles)?;
+                    grant(c, &realm, &invitation, &user.id, &roles)?;
                     let project = first_project(c, &roles)?.or(home_project(c, &user)?);
                     completed(c, &user, project)
                 })
@@ -518,12 +540,19 @@ pub async fn accept_invitation(
                         password_self_service: false,
                         bound_project_id: None,
                     };
+                    // In a domain that logs in by email, the address must still be free.
+                    crate::identity::emails::check_email_free(
+                        c,
+                        &user.domain_id,
+                        user.email.as_deref(),
+                        &user.id,
+                    )?;
                     store::insert_user(c, &user)?;
                     if !store::accept_invitation(c, &invitation.id, &user.id, now.naive_utc())? {
                         return Err(Error::Link(crate::error::LinkProblem::Used));
                     }
                     write_password(c, &config.security_compliance, &user.id, &hash, now)?;
-                    grant(c, &user.id, &roles)?;
+                    grant(c, &realm, &invitation, &user.id, &roles)?;
                     completed(c, &user, project)
                 })
                 .await?

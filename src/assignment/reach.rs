@@ -146,6 +146,35 @@ impl Reach {
         self.any_reaches(conn, &grants)
     }
 
+    /// Whether making grant `a` (to `user`, or to a user not yet created) would reach beyond the
+    /// caller: a privileged user, a grant reaching the realm or another domain, or a protected
+    /// project. What a direct grant is checked against, and invitations too.
+    pub fn grant_protected(
+        &self,
+        conn: &mut DbConnection,
+        user: Option<&str>,
+        a: &Assignment,
+    ) -> Result<bool> {
+        if let Some(u) = user {
+            if self.user_privileged(conn, u)? {
+                return Ok(true);
+            }
+        }
+        Ok(self.grant_reaches(conn, a)?
+            || (a.target_type == TARGET_PROJECT && self.project_protected(conn, &a.target_id)?))
+    }
+
+    /// A user who administers (or serves) the cloud: a powerful role, by any path, on the
+    /// admin project. What the cloud admin's token proves, read from the grants as they are now.
+    pub fn user_is_operator(&self, conn: &mut DbConnection, user_id: &str) -> Result<bool> {
+        let Some(admin) = &self.admin_project else {
+            return Ok(false);
+        };
+        let granted = granted_role_ids_on_project(conn, user_id, admin)?;
+        let all = super::expand_implied(conn, granted)?;
+        Ok(all.iter().any(|r| self.powerful.contains(r)))
+    }
+
     /// A group whose grants reach the realm or beyond the caller's domain, or one with a
     /// privileged member: changing it changes what a privileged user can do.
     pub fn group_privileged(&self, conn: &mut DbConnection, group_id: &str) -> Result<bool> {

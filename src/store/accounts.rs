@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::models::{AccountLink, Invitation, InvitationRole, User};
-use super::schema::{account_links, invitation_roles, invitations, users};
+use super::models::{AccountLink, Invitation, InvitationRole};
+use super::schema::{account_links, invitation_roles, invitations};
 use super::DbConnection;
 use crate::error::Result;
 
@@ -245,18 +245,4 @@ pub fn set_invitation_delivery(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-/// The users of a domain with this email address (case-insensitively).
-pub fn users_with_email(
-    conn: &mut DbConnection,
-    domain_id: &str,
-    email: &str,
-) -> Result<Vec<User>> {
-    Ok(users::table
-        .filter(users::domain_id.eq(domain_id))
-        .filter(super::filter::lower(users::email.assume_not_null()).eq(email.to_lowercase()))
-        .select(User::as_select())
-        .order(users::id.asc())
-        .load(conn)?)
 }

@@ -502,3 +502,191 @@ both_backends!(two_acceptances_at_once_make_one_user, |app| {
         .expect(200);
     assert_eq!(ids(&users.body, "users").len(), 1);
 });
+
+both_backends!(
+    a_manager_cannot_resend_what_only_the_operator_may_grant,
+    |app| {
+        // The cloud admin invites someone as `admin` of a customer project. The customer's manager
+        // may see and withdraw it, but resending would hand the manager a link to a grant it may
+        // not make itself (without a mail server the link comes back in the answer).
+        let a = customer(&app, "alpha").await;
+        let inv = invite(
+        &app,
+        &app.admin_token,
+        json!({"email": "ops@example.com", "roles": [{"role": "admin", "project_id": a.project_id}]}),
+    )
+    .await;
+        let id = inv["id"].as_str().unwrap().to_string();
+        let r = app
+            .post(
+                &format!("/v3/OS-PCU/invitations/{id}/resend"),
+                &a.manager_token,
+                json!({}),
+            )
+            .await
+            .expect(403);
+        assert!(!r.body.to_string().contains("/account/link/"), "{}", r.body);
+        // The operator's own link still works; the operator may resend.
+        secret_of(&inv["link"]);
+        app.post(
+            &format!("/v3/OS-PCU/invitations/{id}/resend"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+        // The manager resends its own invitation as before.
+        let own = invite(
+        &app,
+        &a.manager_token,
+        json!({"email": "new@example.com", "roles": [{"role": "member", "project_id": a.project_id}]}),
+    )
+    .await;
+        app.post(
+            &format!(
+                "/v3/OS-PCU/invitations/{}/resend",
+                own["id"].as_str().unwrap()
+            ),
+            &a.manager_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+);
+
+both_backends!(
+    acceptance_grants_nothing_that_now_reaches_beyond_the_inviter,
+    |app| {
+        // The manager invites its member; before acceptance the member is given a role in another
+        // domain (it is now beyond the manager's reach, as for a direct grant): nothing is granted.
+        let a = customer(&app, "alpha").await;
+        let b = customer(&app, "beta").await;
+        let second = create_project(&app, &a.domain_id, "second").await;
+        app.patch(
+            &format!("/v3/users/{}", a.member_id),
+            &app.admin_token,
+            json!({"user": {"email": "worker@example.com"}}),
+        )
+        .await
+        .expect(200);
+        let inv = invite(
+        &app,
+        &a.manager_token,
+        json!({"email": "worker@example.com", "roles": [{"role": "member", "project_id": second}]}),
+    )
+    .await;
+        grant(&app, &b.project_id, &a.member_id, "reader").await;
+        let secret = secret_of(&inv["link"]);
+        let r = redeem::accept_invitation(&app.state, &secret, pw(PW), Utc::now()).await;
+        assert!(matches!(r, Err(Error::ForbiddenMsg(_))), "{r:?}");
+        assert!(roles_on(&app, &second, &a.member_id).await.is_empty());
+        assert_eq!(
+            status_of(&app, inv["id"].as_str().unwrap()).await,
+            "pending"
+        );
+        // A fresh invitation of that user is refused at once.
+        app.post(
+            "/v3/OS-PCU/invitations",
+            &a.manager_token,
+            json!({"invitation": {"email": "worker@example.com",
+               "roles": [{"role": "member", "project_id": second}]}}),
+        )
+        .await
+        .expect(403);
+    }
+);
+
+both_backends!(
+    another_domain_learns_nothing_about_emails_or_may_flood_grants,
+    |app| {
+        // Two users of alpha share an address: alpha's manager gets the 409 listing them, beta's
+        // manager naming alpha's project gets the same 403 as for any address.
+        let a = customer(&app, "alpha").await;
+        let b = customer(&app, "beta").await;
+        for id in [&a.member_id, &a.manager_id] {
+            app.patch(
+                &format!("/v3/users/{id}"),
+                &app.admin_token,
+                json!({"user": {"email": "shared@example.com"}}),
+            )
+            .await
+            .expect(200);
+        }
+        let body = |email: &str| {
+            json!({"invitation": {"email": email,
+               "roles": [{"role": "member", "project_id": a.project_id}]}})
+        };
+        app.post(
+            "/v3/OS-PCU/invitations",
+            &a.manager_token,
+            body("shared@example.com"),
+        )
+        .await
+        .expect(409);
+        let shared = app
+            .post(
+                "/v3/OS-PCU/invitations",
+                &b.manager_token,
+                body("shared@example.com"),
+            )
+            .await
+            .expect(403);
+        let other = app
+            .post(
+                "/v3/OS-PCU/invitations",
+                &b.manager_token,
+                body("nobody@example.com"),
+            )
+            .await
+            .expect(403);
+        assert_eq!(shared.body, other.body);
+        assert!(!shared.body.to_string().contains(&a.member_id));
+        // More grants than one invitation may carry: a 400 naming the limit, before any work.
+        let many: Vec<Value> = (0..101)
+            .map(|_| json!({"role": "member", "project_id": a.project_id}))
+            .collect();
+        let r = app
+            .post(
+                "/v3/OS-PCU/invitations",
+                &a.manager_token,
+                json!({"invitation": {"email": "x@example.com", "roles": many}}),
+            )
+            .await
+            .expect(400);
+        assert!(r.body.to_string().contains("at most 100"), "{}", r.body);
+    }
+);
+
+both_backends!(acceptance_keeps_emails_unique_where_they_log_in, |app| {
+    let a = customer(&app, "alpha").await;
+    app.patch(
+        &format!("/v3/domains/{}", a.domain_id),
+        &app.admin_token,
+        json!({"domain": {"OS-PCU:login_by_email": true}}),
+    )
+    .await
+    .expect(200);
+    let inv = invite(
+        &app,
+        &a.manager_token,
+        json!({"email": "late@example.com", "roles": [{"role": "member", "project_id": a.project_id}]}),
+    )
+    .await;
+    // Meanwhile the address is given to another user of the domain.
+    app.post(
+        "/v3/users",
+        &app.admin_token,
+        json!({"user": {"name": "early", "domain_id": a.domain_id, "email": "LATE@example.com",
+               "password": PW}}),
+    )
+    .await
+    .expect(201);
+    let r = redeem::accept_invitation(&app.state, &secret_of(&inv["link"]), pw(NEW_PW), Utc::now())
+        .await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    assert_eq!(
+        status_of(&app, inv["id"].as_str().unwrap()).await,
+        "pending"
+    );
+});
