@@ -191,8 +191,8 @@ async fn authenticate_unrecorded(
     // A receipt adds the methods an earlier request of the same user proved (Keystone's MFA).
     if let Some(r) = receipt {
         let r = receipt::open(state, r, now)?;
-        if r.user_id != who.user.id {
-            tracing::info!(user_id = %who.user.id, "auth receipt of another user refused");
+        if !r.stands_for(&who.user) {
+            tracing::info!(user_id = %who.user.id, "auth receipt refused: another user's, or older than the password");
             return Err(Error::UnauthorizedMsg(
                 "The auth receipt is invalid or has expired: authenticate again with all the methods your account requires.".into(),
             ));

@@ -64,6 +64,19 @@ impl ReceiptIssued {
 pub struct Receipt {
     pub user_id: String,
     pub methods: Vec<String>,
+    pub issued_at: DateTime<Utc>,
+}
+
+impl Receipt {
+    /// Whether what the receipt proved still stands for `user`: it is the receipt's user, and
+    /// the password did not change after the receipt was issued (a reset ends what an old
+    /// password proved, as it revokes the tokens made with it). Whole seconds, as receipts.
+    pub fn stands_for(&self, user: &User) -> bool {
+        self.user_id == user.id
+            && user
+                .password_created_at
+                .is_none_or(|t| t.and_utc().timestamp() <= self.issued_at.timestamp())
+    }
 }
 
 pub fn seal(
@@ -93,7 +106,7 @@ pub fn open(state: &State, receipt: &str, now: DateTime<Utc>) -> Result<Receipt>
             "The auth receipt is invalid or has expired: authenticate again with all the methods your account requires.".into(),
         )
     };
-    let (bytes, _issued_at) = state.tokens.open_bytes(receipt).ok_or_else(refused)?;
+    let (bytes, issued_at) = state.tokens.open_bytes(receipt).ok_or_else(refused)?;
     let mut rd = bytes.as_slice();
     let value = rmpv::decode::read_value(&mut rd).map_err(|_| refused())?;
     let items = value
@@ -110,5 +123,9 @@ pub fn open(state: &State, receipt: &str, now: DateTime<Utc>) -> Result<Receipt>
     if expires <= now.timestamp() as f64 {
         return Err(refused());
     }
-    Ok(Receipt { user_id, methods })
+    Ok(Receipt {
+        user_id,
+        methods,
+        issued_at,
+    })
 }

@@ -190,8 +190,14 @@ async fn receipt_allows(
             ))
         })
         .await?;
-    if !user.is_some_and(|u| u.enabled) {
+    let Some(user) = user.filter(|u| u.enabled) else {
         return Err(Error::Unauthorized);
+    };
+    if !r.stands_for(&user) {
+        tracing::info!(user_id = %user.id, "TOTP enrolment refused: the receipt predates the current password");
+        return Err(Error::UnauthorizedMsg(
+            "The auth receipt is invalid or has expired: authenticate again with all the methods your account requires.".into(),
+        ));
     }
     if !totp.is_empty() {
         return Err(Error::ForbiddenMsg(

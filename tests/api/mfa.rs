@@ -597,3 +597,36 @@ both_backends!(
         assert_eq!(t.body["token"]["user"]["id"], json!(bob));
     }
 );
+
+both_backends!(
+    a_receipt_from_before_a_password_reset_enrols_nothing,
+    |app| {
+        // Someone who knew the old password got a receipt; the administrator reset the password.
+        // The old receipt must not enrol the attacker's TOTP (it would own the account after).
+        let (did, uid) = domain_member(&app, json!({"OS-PCU:mfa_required": true}), "hal").await;
+        let r = app.auth(login_in(&did, "hal", PW)).await.expect(401);
+        let old = r.header("openstack-auth-receipt").unwrap();
+        // Receipts and password times count whole seconds: the reset comes in a later one.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        app.patch(
+            &format!("/v3/users/{uid}"),
+            &app.admin_token,
+            json!({"user": {"password": "Reset-Pass-22"}}),
+        )
+        .await
+        .expect(200);
+        let path = format!("/v3/OS-PCU/users/{uid}/totp");
+        post_with_receipt(&app, &path, &old, json!({}))
+            .await
+            .expect(401);
+        // The user, with the new password, enrols.
+        let r = app
+            .auth(login_in(&did, "hal", "Reset-Pass-22"))
+            .await
+            .expect(401);
+        let fresh = r.header("openstack-auth-receipt").unwrap();
+        post_with_receipt(&app, &path, &fresh, json!({}))
+            .await
+            .expect(201);
+    }
+);
