@@ -80,8 +80,20 @@ pub async fn authenticate(
     receipt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenInfo> {
+    authenticate_within(state, req, receipt, now, None).await
+}
+
+/// `authenticate` for a token that lives at most `lifetime` (when shorter than
+/// `[token] expiration`): a page's own sign-in, which must not outlive the page's session.
+pub async fn authenticate_within(
+    state: &State,
+    req: AuthRequest,
+    receipt: Option<&str>,
+    now: DateTime<Utc>,
+    lifetime: Option<Duration>,
+) -> Result<TokenInfo> {
     let method = methods_label(state, &req.auth.identity.methods);
-    let result = authenticate_unrecorded(state, req, receipt, now).await;
+    let result = authenticate_unrecorded(state, req, receipt, now, lifetime).await;
     crate::telemetry::record_auth_attempt(method, &result);
     result
 }
@@ -110,6 +122,7 @@ async fn authenticate_unrecorded(
     req: AuthRequest,
     receipt: Option<&str>,
     now: DateTime<Utc>,
+    lifetime: Option<Duration>,
 ) -> Result<TokenInfo> {
     let identity = req.auth.identity;
     let mut methods: Vec<String> = vec![];
@@ -206,7 +219,7 @@ async fn authenticate_unrecorded(
     who.methods
         .sort_by_key(|m| state.config.token.methods.iter().position(|o| o == m));
     enforce_mfa(state, &who, now).await?;
-    issue(state, who, req.auth.scope, now).await
+    issue(state, who, req.auth.scope, now, lifetime).await
 }
 
 /// The user's MFA rules (per-user options, or the domain's requirement) must be satisfied by the
@@ -704,7 +717,7 @@ pub async fn issue_for_access_key(
         app_cred,
     };
     let scope = serde_json::json!({"project": {"id": project_id}});
-    issue(state, who, Some(scope), now).await
+    issue(state, who, Some(scope), now, None).await
 }
 
 /// Marks the user active (for `disable_user_account_days_inactive`) after a login by another
@@ -789,9 +802,13 @@ async fn issue(
     who: Identified,
     scope: Option<serde_json::Value>,
     now: DateTime<Utc>,
+    lifetime: Option<Duration>,
 ) -> Result<TokenInfo> {
     let requested = parse_scope(scope)?;
     let mut expires_at = now + Duration::seconds(state.config.token.expiration as i64);
+    if let Some(l) = lifetime {
+        expires_at = expires_at.min(now + l);
+    }
     if let Some(p) = &who.parent {
         expires_at = expires_at.min(p.expires_at);
     }

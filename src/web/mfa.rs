@@ -5,13 +5,15 @@
 //! (`credential::totp::{begin_enrolment, confirm_enrolment}`, the same functions as the API).
 //!
 //! Between the two steps the page's sign-in (a token, only ever in an `HttpOnly`,
-//! `SameSite=Strict` cookie limited to this path and to ten minutes) stands for the user; it is
-//! revoked when the enrolment is done. Forms are CSRF-protected like the link pages.
+//! `SameSite=Strict` cookie limited to this path and to ten minutes) stands for the user. The
+//! token itself expires with the cookie, and the server refuses (and revokes) one older than
+//! that whatever the browser sends; it is revoked when the enrolment is done or cannot go on.
+//! Forms are CSRF-protected like the link pages.
 
 use actix_web::cookie::{time::Duration as CookieAge, Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -28,6 +30,12 @@ pub const PATH: &str = "/account/2fa";
 /// The page's sign-in between its two steps.
 const SESSION_COOKIE: &str = "ironstone_2fa";
 const SESSION_MINUTES: i64 = 10;
+
+/// How long the page's sign-in stands: its cookie's age, its token's lifetime, and the age past
+/// which the server refuses it.
+fn session_limit() -> Duration {
+    Duration::minutes(SESSION_MINUTES)
+}
 
 #[derive(Serialize, Default)]
 struct LoginPage {
@@ -213,7 +221,10 @@ async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpR
         },
     };
     let now = Utc::now();
-    let info = match crate::auth::authenticate(state, request, None, now).await {
+    // A token for this page only: it does not outlive the page's session (an abandoned
+    // enrolment leaves no bearer token for the whole `[token] expiration`).
+    let lifetime = Some(session_limit());
+    let info = match crate::auth::authenticate_within(state, request, None, now, lifetime).await {
         Ok(info) => info,
         Err(Error::MfaRequired(_)) => {
             return message(
@@ -305,16 +316,41 @@ fn session_cookie(state: &State, value: &str, age: CookieAge) -> Cookie<'static>
         .finish()
 }
 
+/// The page's sign-in is over (done, failed for good, or too old): its token is revoked. A
+/// failure to revoke is logged; the page goes on (the token expires with the session anyway).
+async fn end_session(state: &State, info: &TokenInfo, now: DateTime<Utc>) {
+    let revoked = crate::auth::caller::revoke_token(state, info, &info.token, now).await;
+    if let Err(e) = revoked {
+        tracing::warn!(error = %e, "could not revoke the two-factor page's sign-in");
+    }
+}
+
+/// A response that also clears the page's sign-in cookie.
+fn without_session(state: &State, mut res: HttpResponse) -> HttpResponse {
+    let _ = res.add_cookie(&session_cookie(state, "", CookieAge::ZERO));
+    res
+}
+
+/// The page's sign-in, if the request carries one that stands at `now` and is younger than the
+/// session limit. One that is older (whatever the browser kept) is revoked and refused.
+async fn session(state: &State, req: &HttpRequest, now: DateTime<Utc>) -> Option<TokenInfo> {
+    let token = req.cookie(SESSION_COOKIE)?.value().to_string();
+    let info = crate::auth::validate(state, &token, now, false)
+        .await
+        .ok()?;
+    if now - info.issued_at >= session_limit() {
+        tracing::info!(user_id = %info.user.id, "two-factor page sign-in older than its session refused");
+        end_session(state, &info, now).await;
+        return None;
+    }
+    Some(info)
+}
+
 /// Step 2: the first passcode switches MFA on; the page's sign-in is revoked.
 async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpResponse {
     let now = Utc::now();
-    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-    let info = match session {
-        Some(token) => crate::auth::validate(state, &token, now, false).await.ok(),
-        None => None,
-    };
-    let Some(info) = info else {
-        return login_page(
+    let Some(info) = session(state, req, now).await else {
+        let res = login_page(
             state,
             req,
             StatusCode::UNAUTHORIZED,
@@ -323,6 +359,7 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
                 ..Default::default()
             },
         );
+        return without_session(state, res);
     };
     let ctx = Ctx {
         state,
@@ -340,33 +377,39 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
     match totp::confirm_enrolment(&ctx, &info.user.id, confirmation).await {
         Ok(()) => {}
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
-            // Wrong or malformed passcode: the same secret again (the app already holds it).
-            return match totp::resume_enrolment(&ctx, &info.user.id, &credential_id).await {
+            // Wrong or malformed passcode: the same secret again (the app already holds it);
+            // the sign-in stays for the next try.
+            match totp::resume_enrolment(&ctx, &info.user.id, &credential_id).await {
                 Ok(enrolment) => {
-                    enrol_page(state, req, &info, enrolment, Some(e.to_string()), false)
+                    return enrol_page(state, req, &info, enrolment, Some(e.to_string()), false)
                 }
-                Err(e) => message(
-                    state,
-                    StatusCode::NOT_FOUND,
-                    "Start again",
-                    &format!("{e} Open this page again to get a new QR code."),
-                ),
-            };
+                // No pending enrolment of this user under that id: the page cannot go on.
+                Err(e) => {
+                    end_session(state, &info, now).await;
+                    let res = message(
+                        state,
+                        StatusCode::NOT_FOUND,
+                        "Start again",
+                        &format!("{e} Open this page again to get a new QR code."),
+                    );
+                    return without_session(state, res);
+                }
+            }
         }
         Err(e) => {
-            return message(
+            // Nothing more this sign-in can do: the user starts over with a new one.
+            end_session(state, &info, now).await;
+            let res = message(
                 state,
                 e.status(),
                 "Two-factor authentication was not turned on",
                 &format!("{e} Open this page again to start over."),
-            )
+            );
+            return without_session(state, res);
         }
     }
     // The page's sign-in has done its job.
-    let revoked = crate::auth::caller::revoke_token(state, &info, &info.token, now).await;
-    if let Err(e) = revoked {
-        tracing::warn!(error = %e, "could not revoke the two-factor page's sign-in");
-    }
+    end_session(state, &info, now).await;
     let auth_url = format!("{}/v3", state.public_url());
     let id = super::exports::Identity {
         auth_url: &auth_url,
@@ -382,10 +425,9 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
         cli,
         clouds_yaml,
     };
-    let mut res = page::html(
+    let res = page::html(
         StatusCode::OK,
         page::mfa("mfa_done.html", cloud_name(state), &p),
     );
-    let _ = res.add_cookie(&session_cookie(state, "", CookieAge::ZERO));
-    res
+    without_session(state, res)
 }

@@ -313,3 +313,132 @@ both_backends!(
         assert_eq!(eve_user.body["user"]["OS-PCU:mfa_enabled"], false);
     }
 );
+
+/// The token of a page's sign-in cookie pair (`ironstone_2fa=...`).
+fn session_token(pair: &str) -> String {
+    pair.trim_start_matches("ironstone_2fa=").to_string()
+}
+
+both_backends!(
+    a_sign_in_older_than_the_session_is_refused_and_revoked,
+    |app| {
+        let id = user_with_project(&app, "cat").await;
+        let (mut b, shown) = Browser::open(&app).await;
+        let enrol = b.post(&shown, &login_fields("cat", PW)).await;
+        assert_eq!(enrol.status, 200, "{}", enrol.html);
+        let token = session_token(b.session.as_deref().expect("the page's sign-in"));
+
+        // The page's token lives no longer than its session (not the whole [token] expiration).
+        let v = app.validate(&token).await.expect(200);
+        let expires: chrono::DateTime<chrono::Utc> = v.body["token"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            expires <= chrono::Utc::now() + chrono::Duration::minutes(10),
+            "{}",
+            v.body
+        );
+
+        // The same sign-in as if issued eleven minutes ago (a browser that kept the cookie past its
+        // Max-Age, or a copied token): sealed by the server's own keys, only its time moved.
+        let opened = app.state.tokens.open(&token).unwrap();
+        let old = app.state.tokens.seal(
+            &opened.payload,
+            opened.issued_at - chrono::Duration::minutes(11),
+        );
+        app.validate(&old).await.expect(200);
+        b.session = Some(format!("ironstone_2fa={old}"));
+        let p = b
+            .post(
+                &enrol,
+                &[
+                    ("step", "confirm"),
+                    ("credential_id", &enrol.field("credential_id")),
+                    ("passcode", &code(&enrol.secret(), 0)),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 401, "{}", p.html);
+        assert!(p.html.contains("Sign in again"), "{}", p.html);
+        assert!(p.html.contains(r#"name="password""#), "the sign-in form");
+        assert!(b.session.is_none(), "the page's sign-in cookie is cleared");
+        let user = app.get(&format!("/v3/users/{id}"), &app.admin_token).await;
+        assert_eq!(user.body["user"]["OS-PCU:mfa_enabled"], false);
+        // Revoked: the old one, and the real one of the same sign-in (one audit id).
+        app.validate(&old).await.expect(404);
+        app.validate(&token).await.expect(404);
+    }
+);
+
+both_backends!(
+    someone_elses_enrolment_with_a_bad_passcode_shows_nothing,
+    |app| {
+        let bob = user_with_project(&app, "bob").await;
+        let eve = user_with_project(&app, "eve").await;
+        let (mut e, shown_e) = Browser::open(&app).await;
+        let eve_page = e.post(&shown_e, &login_fields("eve", PW)).await;
+        assert_eq!(eve_page.status, 200, "{}", eve_page.html);
+        let eve_secret = eve_page.secret();
+        let eve_cred = eve_page.field("credential_id");
+        // As the page shows it: in groups of four.
+        let grouped = eve_secret
+            .as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let near: Vec<String> = (-1..=1).map(|o| code(&eve_secret, o)).collect();
+        let wrong = ["000000", "111111", "222222", "333333"]
+            .into_iter()
+            .find(|c| !near.iter().any(|n| n == c))
+            .unwrap();
+
+        let (mut b, shown) = Browser::open(&app).await;
+        for passcode in ["abc", wrong] {
+            let enrol = b.post(&shown, &login_fields("bob", PW)).await;
+            assert_eq!(enrol.status, 200, "{}", enrol.html);
+            let token = session_token(b.session.as_deref().unwrap());
+            let p = b
+                .post(
+                    &enrol,
+                    &[
+                        ("step", "confirm"),
+                        ("credential_id", &eve_cred),
+                        ("passcode", passcode),
+                    ],
+                )
+                .await;
+            assert_ne!(p.status, 200, "{passcode}: {}", p.html);
+            assert!(
+                !p.html.contains(&eve_secret) && !p.html.contains(&grouped),
+                "{passcode}: Eve's secret shown: {}",
+                p.html
+            );
+            assert!(!p.html.contains("<svg"), "{passcode}: a QR code shown");
+            // A dead end: Bob's page sign-in is over and revoked.
+            assert!(b.session.is_none(), "{passcode}");
+            app.validate(&token).await.expect(404);
+        }
+
+        // Nothing changed: neither has MFA, and Eve's enrolment still completes.
+        for uid in [&bob, &eve] {
+            let u = app.get(&format!("/v3/users/{uid}"), &app.admin_token).await;
+            assert_eq!(u.body["user"]["OS-PCU:mfa_enabled"], false);
+        }
+        let done = e
+            .post(
+                &eve_page,
+                &[
+                    ("step", "confirm"),
+                    ("credential_id", &eve_cred),
+                    ("passcode", &code(&eve_secret, 0)),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        let u = app.get(&format!("/v3/users/{eve}"), &app.admin_token).await;
+        assert_eq!(u.body["user"]["OS-PCU:mfa_enabled"], true);
+    }
+);
