@@ -139,8 +139,9 @@ impl SmtpConfig {
 pub struct CacheConfig {
     /// Off: every validation reads the database (as with one node and no cache).
     pub enabled: bool,
-    /// Most validated tokens kept (each about 2 KiB); the catalogs and access rules their
-    /// bodies show are kept for at most a tenth as many projects.
+    /// Most validated tokens kept (each about 2 KiB), and as many role sets of (user, project,
+    /// application credential); catalogs and access rules, projects and domains are kept for at
+    /// most a tenth as many each.
     pub max_entries: u64,
 }
 

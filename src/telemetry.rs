@@ -100,11 +100,11 @@ fn describe() {
     use crate::store::changes::{CACHE_INVALIDATIONS, FEED_READS_FAILED, NOTIFICATION_LAG};
     describe_counter!(
         CACHE_HITS,
-        "Validation cache lookups answered from the cache, by cache (token, extras)"
+        "Validation cache lookups answered from the cache, by cache (token, extras, project, domain, roles)"
     );
     describe_counter!(
         CACHE_MISSES,
-        "Validation cache lookups that had to read the database, by cache (token, extras)"
+        "Validation cache lookups that had to read the database, by cache (token, extras, project, domain, roles)"
     );
     describe_counter!(
         CACHE_BYPASSED,

@@ -601,7 +601,8 @@ async fn application_credential_method(
     a: AppCredMethod,
     now: DateTime<Utc>,
 ) -> Result<Identified> {
-    state.hasher.check_room()?;
+    // No early 503 for a full hashing queue: a generated secret needs no hashing thread (only
+    // Argon2 verification below waits for one, and answers 503 itself when the queue is full).
     let secret = a.secret.clone().ok_or_else(|| Error::validation("Invalid input for field 'auth.identity.application_credential.secret': a secret is required."))?;
     let lookup = a.clone();
     let found = state
@@ -945,7 +946,12 @@ fn read_scope(c: &mut DbConnection, reader: &Reader, q: &ScopeQuery) -> Result<S
             .ok_or(Error::Unauthorized)?
             .project
             .clone(),
-        (Some(r), None) => resource::find_project(c, r)?.ok_or_else(no_project_access)?,
+        // By id (what clients send most): through the node's cache.
+        (Some(r), None) => match &r.id {
+            Some(id) => reader.project(c, id)?.map(|v| v.project.clone()),
+            None => resource::find_project(c, r)?,
+        }
+        .ok_or_else(no_project_access)?,
         (None, None) => default_scope(c, user, parent_project.as_deref())?,
     };
     // A project-bound user's tokens exist for its project only.

@@ -11,9 +11,10 @@ use crate::error::{Error, Result};
 pub const TOTP_TYPE: &str = "totp";
 pub const DIGITS: usize = 6;
 pub const STEP_SECONDS: u64 = 30;
-/// The shortest secret accepted: 80 bits, what authenticator apps accept (the classic 16-character
-/// secrets of their documentation). RFC 4226 asks for 128 bits at least and recommends 160,
-/// which is what enrolment generates; shorter secrets are refused.
+/// The shortest secret accepted through the credential API: 80 bits, what authenticator apps
+/// accept (the classic 16-character secrets of their documentation), so that existing secrets
+/// can be brought along. RFC 4226 asks for 128 bits and recommends 160: enrolment generates
+/// 160. Secrets under 80 bits are refused.
 pub const MIN_SECRET_BYTES: usize = 10;
 /// Longer secrets gain nothing (HMAC-SHA-1 hashes keys beyond its block size).
 pub const MAX_SECRET_BYTES: usize = 64;

@@ -73,3 +73,48 @@ mod flood_gets_503_with_retry_after_then_serves {
         flood_gets_503_with_retry_after_then_serves(Backend::Postgres).await
     }
 }
+
+/// Generated application-credential secrets are checked by a keyed hash, without a hashing
+/// thread: automation keeps logging in while a flood of password guesses fills the queue.
+async fn generated_secrets_log_in_through_a_full_hashing_queue(backend: Backend) {
+    let app = spawn_small_pool(backend).await;
+    let r = app
+        .post(
+            &format!("/v3/users/{}/application_credentials", app.admin_user_id),
+            &app.admin_token,
+            json!({"application_credential": {"name": "ci"}}),
+        )
+        .await
+        .expect(201);
+    let ac = json!({"auth": {"identity": {"methods": ["application_credential"],
+        "application_credential": {"id": r.body["application_credential"]["id"],
+                                   "secret": r.body["application_credential"]["secret"]}}}});
+    let guesses = (0..30).map(|i| {
+        app.auth(password_auth(
+            &format!("nobody-{i}"),
+            "Wrong-Pass-1",
+            Some("admin"),
+        ))
+    });
+    let automation = (0..30).map(|_| app.auth(ac.clone()));
+    let (guesses, automation) = tokio::join!(join_all(guesses), join_all(automation));
+    assert!(
+        guesses.iter().any(|r| r.status.as_u16() == 503),
+        "the flood did not fill the queue"
+    );
+    for r in automation {
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+}
+
+mod generated_secrets_log_in_through_a_full_hashing_queue {
+    use super::*;
+    #[actix_web::test]
+    async fn sqlite() {
+        generated_secrets_log_in_through_a_full_hashing_queue(Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn postgres() {
+        generated_secrets_log_in_through_a_full_hashing_queue(Backend::Postgres).await
+    }
+}
