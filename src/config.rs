@@ -641,6 +641,11 @@ impl Config {
                 "smtp.password is set without smtp.username",
             ));
         }
+        if m.username.is_some() && m.password.is_none() {
+            return Err(Error::validation(
+                "smtp.username is set without smtp.password (or smtp.password_file); AUTH needs both",
+            ));
+        }
         if m.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(Error::validation(format!(
                 "smtp.from must be an address such as \"Example Cloud <noreply@cloud.example>\", got {:?}",
@@ -876,6 +881,7 @@ mod tests {
         for (toml, needle) in [
             ("[smtp]\nfrom = \"not an address\"", "smtp.from"),
             ("[smtp]\nhost = \"x\"\npassword = \"p\"", "smtp.username"),
+            ("[smtp]\nhost = \"x\"\nusername = \"u\"", "smtp.password"),
             ("[smtp]\ntls = \"ssl\"", "ssl"),
             ("[smtp]\ntimeout_seconds = 0", "smtp.timeout_seconds"),
         ] {
