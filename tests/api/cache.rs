@@ -367,6 +367,90 @@ both_backends!(login_bookkeeping_does_not_empty_the_cache, |app| {
     assert!(cache.token(cache.ticket(), &a.member_token).is_none());
 });
 
+async fn password_hash_of(app: &TestApp, user_id: &str) -> String {
+    let id = user_id.to_string();
+    app.state
+        .store
+        .run(move |c| ironstone::store::get_user(c, &id))
+        .await
+        .unwrap()
+        .and_then(|u| u.password_hash)
+        .expect("a password")
+}
+
+both_backends!(a_rehash_on_login_does_not_empty_the_cache, |app| {
+    let a = customer(&app, "acme").await;
+    // The member's password as hashed under earlier parameters (more memory than the server's).
+    let earlier =
+        ironstone::auth::password::PasswordHasher::new(&ironstone::config::PasswordHashingConfig {
+            memory_kib: 2048,
+            ..app.state.config.password_hashing.clone()
+        })
+        .unwrap()
+        .hash_blocking(&secrecy::SecretString::from(PW))
+        .unwrap();
+    let current = password_hash_of(&app, &a.member_id).await;
+    {
+        let (id, earlier) = (a.member_id.clone(), earlier.clone());
+        app.state
+            .store
+            .tx(move |c| ironstone::store::rehash_user_password(c, &id, &current, &earlier))
+            .await
+            .unwrap();
+    }
+    warm(&app, &a.member_token).await;
+    let before = change_counter(&app).await;
+    // The next login re-hashes the password under the server's parameters: only the hash changes.
+    token_in(&app, &a.domain_id, "worker", PW, "main").await;
+    let rehashed = password_hash_of(&app, &a.member_id).await;
+    assert_ne!(rehashed, earlier, "the login did not rehash");
+    assert!(rehashed.contains("m=1024"), "{rehashed}");
+    assert_eq!(change_counter(&app).await, before);
+    let cache = &app.state.cache;
+    assert!(cache.token(cache.ticket(), &a.member_token).is_some());
+    token_in(&app, &a.domain_id, "worker", PW, "main").await;
+    app.validate(&a.member_token).await.expect(200);
+
+    // A real password change still moves it and refuses the earlier token.
+    app.request(
+        Method::POST,
+        &format!("/v3/users/{}/password", a.member_id),
+        None,
+        Some(json!({"user": {"original_password": PW, "password": "Changed-Pass-2"}})),
+    )
+    .await
+    .expect(204);
+    let after_change = change_counter(&app).await;
+    assert!(after_change > before);
+    assert!(cache.token(cache.ticket(), &a.member_token).is_none());
+    app.validate(&a.member_token).await.expect(404);
+    token_in(&app, &a.domain_id, "worker", "Changed-Pass-2", "main").await;
+    // The users trigger itself still counts a password write (not only the revocation event
+    // the API records with it): a new password always comes with a new password_created_at.
+    {
+        let id = a.member_id.clone();
+        let hash = earlier.clone();
+        app.state
+            .store
+            .tx(move |c| {
+                ironstone::store::set_user_password(
+                    c,
+                    &id,
+                    &ironstone::store::NewPassword {
+                        hash: &hash,
+                        created_at: chrono::Utc::now().naive_utc(),
+                        expires_at: None,
+                        self_service: true,
+                        keep_history: 0,
+                    },
+                )
+            })
+            .await
+            .unwrap();
+    }
+    assert!(change_counter(&app).await > after_change);
+});
+
 both_backends!(expiry_is_checked_on_every_hit, |app| {
     let a = customer(&app, "acme").await;
     warm(&app, &a.member_token).await;
