@@ -12,6 +12,7 @@ use crate::mail::Mailer;
 use crate::realm::Realm;
 use crate::store::Store;
 use crate::token::{KeyRepository, KeyRing, TokenProvider};
+use crate::web::csrf::PageOrigins;
 
 pub struct State {
     pub config: Arc<Config>,
@@ -31,6 +32,8 @@ pub struct State {
     pub mailer: Mailer,
     /// What token validation computed, while the change feed vouches for it (`[cache]`).
     pub cache: std::sync::Arc<ValidationCache>,
+    /// The origins the account pages accept forms from, and their cookies' `Secure` flag.
+    pub page_origins: PageOrigins,
 }
 
 impl State {
@@ -55,7 +58,9 @@ impl State {
             &config.cache,
             store.change_feed().clone(),
         ));
+        let page_origins = PageOrigins::from_config(&config);
         Ok(State {
+            page_origins,
             mailer,
             cache,
             password_policy,

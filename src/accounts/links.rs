@@ -27,12 +27,19 @@ pub struct Issued {
 
 /// A fresh secret and its hash.
 pub fn new_secret() -> (SecretString, String) {
+    let secret = random_secret();
+    let hash = hash_secret(secret.expose_secret());
+    (secret, hash)
+}
+
+/// 32 random bytes, URL-safe base64 without padding (`SECRET_LEN` characters, `well_formed`);
+/// also the web pages' CSRF tokens.
+pub fn random_secret() -> SecretString {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = URL_SAFE_NO_PAD.encode(bytes);
     zeroize::Zeroize::zeroize(&mut bytes);
-    let hash = hash_secret(&secret);
-    (SecretString::from(secret), hash)
+    SecretString::from(secret)
 }
 
 pub fn hash_secret(secret: &str) -> String {

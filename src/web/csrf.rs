@@ -1,34 +1,73 @@
 //! CSRF protection for the account forms: a double-submit cookie. The page that shows a form sets
 //! a random token in a cookie (`SameSite=Strict`, `HttpOnly`, `Path=/account`) and in a hidden
 //! field; a submission is accepted only when both are present and equal (compared in constant
-//! time) and its `Origin`, when the browser names one, is the server's own. Another site can
-//! neither read the cookie nor make the browser send it (SameSite=Strict), so it cannot forge a
-//! matching pair.
+//! time) and its `Origin`, when the browser names one, is one of the page family's own
+//! (`PageOrigins`). Another site can neither read the cookie nor make the browser send it
+//! (SameSite=Strict), so it cannot forge a matching pair.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
+use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
+
+use crate::accounts::links;
+use crate::config::Config;
 
 pub const COOKIE: &str = "ironstone_csrf";
 pub const FIELD: &str = "csrf_token";
 const PATH: &str = "/account";
-/// 32 random bytes, URL-safe base64 without padding.
-const TOKEN_LEN: usize = 43;
 
+// A token has the contract of a link's secret (32 random bytes, URL-safe base64 without
+// padding, 43 characters), so the links module's generator and shape check serve both.
 fn well_formed(token: &str) -> bool {
-    token.len() == TOKEN_LEN
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    links::well_formed(token)
 }
 
 fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    links::random_secret().expose_secret().to_string()
+}
+
+/// Where the account pages are served from, as far as their forms are concerned: the origins a
+/// submission may name (`public_url`'s and `[links] base_url`'s, where a mailed link opens the
+/// pages) and whether their cookies are `Secure` (either URL is HTTPS). Computed once at start
+/// (`State::page_origins`), used by every page of the family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageOrigins {
+    allowed: Vec<String>,
+    secure: bool,
+}
+
+impl PageOrigins {
+    /// The family served under these base URLs.
+    pub fn new<S: AsRef<str>>(urls: &[S]) -> PageOrigins {
+        let mut allowed = Vec::new();
+        for url in urls {
+            let origin = origin_of(url.as_ref());
+            // An unparsable URL, or one with an opaque origin ("null"), admits nothing.
+            if !origin.is_empty() && origin != "null" && !allowed.contains(&origin) {
+                allowed.push(origin);
+            }
+        }
+        PageOrigins {
+            allowed,
+            secure: urls.iter().any(|u| u.as_ref().starts_with("https://")),
+        }
+    }
+
+    /// `public_url` and `[links] base_url` (which defaults to it).
+    pub fn from_config(config: &Config) -> PageOrigins {
+        PageOrigins::new(&[config.public_url(), config.links_base_url()])
+    }
+
+    /// Whether a form sent from `origin` (as the `Origin` header writes it) is one of ours.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allowed.iter().any(|o| o == origin)
+    }
+
+    /// Whether the pages' cookies carry `Secure`.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
 }
 
 /// The token for a form about to be shown: the browser's current one when it has a well-formed
@@ -59,14 +98,13 @@ pub enum Refusal {
     ForeignOrigin,
 }
 
-/// Checks a submission: `field` is the hidden field's value, `public_origin` the scheme, host
-/// and port of the server's public URL.
-pub fn check(req: &HttpRequest, field: Option<&str>, public_origin: &str) -> Result<(), Refusal> {
+/// Checks a submission: `field` is the hidden field's value, `origins` the page family's.
+pub fn check(req: &HttpRequest, field: Option<&str>, origins: &PageOrigins) -> Result<(), Refusal> {
     // With `Referrer-Policy: no-referrer` browsers send `Origin: null` even for a form of our own
     // page; "null" says nothing, so only a named origin is compared.
     if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
         let origin = origin.to_str().map_err(|_| Refusal::ForeignOrigin)?;
-        if origin != "null" && origin != public_origin {
+        if origin != "null" && !origins.allows(origin) {
             return Err(Refusal::ForeignOrigin);
         }
     }
@@ -97,6 +135,10 @@ mod tests {
 
     const ORIGIN: &str = "https://cloud.example";
 
+    fn ours() -> PageOrigins {
+        PageOrigins::new(&[ORIGIN])
+    }
+
     fn req(cookie: Option<&str>, origin: Option<&str>) -> HttpRequest {
         let mut r = TestRequest::post().uri("/account/link/x");
         if let Some(c) = cookie {
@@ -111,13 +153,13 @@ mod tests {
     #[test]
     fn a_matching_pair_passes() {
         let t = new_token();
-        assert_eq!(check(&req(Some(&t), None), Some(&t), ORIGIN), Ok(()));
+        assert_eq!(check(&req(Some(&t), None), Some(&t), &ours()), Ok(()));
         assert_eq!(
-            check(&req(Some(&t), Some(ORIGIN)), Some(&t), ORIGIN),
+            check(&req(Some(&t), Some(ORIGIN)), Some(&t), &ours()),
             Ok(())
         );
         assert_eq!(
-            check(&req(Some(&t), Some("null")), Some(&t), ORIGIN),
+            check(&req(Some(&t), Some("null")), Some(&t), &ours()),
             Ok(())
         );
     }
@@ -127,23 +169,23 @@ mod tests {
         let t = new_token();
         let other = new_token();
         assert_eq!(
-            check(&req(None, None), Some(&t), ORIGIN),
+            check(&req(None, None), Some(&t), &ours()),
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            check(&req(Some(&t), None), None, ORIGIN),
+            check(&req(Some(&t), None), None, &ours()),
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            check(&req(Some(&other), None), Some(&t), ORIGIN),
+            check(&req(Some(&other), None), Some(&t), &ours()),
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            check(&req(Some(""), None), Some(""), ORIGIN),
+            check(&req(Some(""), None), Some(""), &ours()),
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            check(&req(Some("a"), None), Some("a"), ORIGIN),
+            check(&req(Some("a"), None), Some("a"), &ours()),
             Err(Refusal::Mismatch)
         );
     }
@@ -157,7 +199,7 @@ mod tests {
             "https://cloud.example:8443",
         ] {
             assert_eq!(
-                check(&req(Some(&t), Some(o)), Some(&t), ORIGIN),
+                check(&req(Some(&t), Some(o)), Some(&t), &ours()),
                 Err(Refusal::ForeignOrigin),
                 "{o}"
             );
@@ -182,6 +224,19 @@ mod tests {
             assert!(c.contains(part), "{c}");
         }
         assert!(!cookie("t", false).to_string().contains("Secure"));
+    }
+
+    #[test]
+    fn the_family_admits_both_base_urls_and_no_other() {
+        let o = PageOrigins::new(&["http://127.0.0.1:5000", "https://links.example/identity/"]);
+        assert!(o.allows("http://127.0.0.1:5000"));
+        assert!(o.allows("https://links.example"));
+        for other in ["https://evil.example", "http://links.example", "null", ""] {
+            assert!(!o.allows(other), "{other}");
+        }
+        assert!(o.secure(), "Secure when either is HTTPS");
+        assert!(!PageOrigins::new(&["http://a.example", "http://b.example"]).secure());
+        assert!(!PageOrigins::new(&["not a url"]).allows(""));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::{SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::{cloud_name, csrf, exports, form, page};
+use super::{cloud_name, csrf, exports, form, message, page};
 use crate::accounts::redeem::{self, Completed, LinkInfo, LinkKind};
 use crate::error::Error;
 use crate::state::State;
@@ -54,14 +54,7 @@ pub async fn submit(
             )
         }
     };
-    let origins = [
-        csrf::origin_of(&state.config.links_base_url()),
-        csrf::origin_of(&state.public_url()),
-    ];
-    let csrf_ok = origins
-        .iter()
-        .any(|o| csrf::check(&req, fields.csrf_token.as_deref(), o).is_ok());
-    if !csrf_ok {
+    if csrf::check(&req, fields.csrf_token.as_deref(), &state.page_origins).is_err() {
         return message(
             &state,
             StatusCode::FORBIDDEN,
@@ -126,26 +119,6 @@ fn same(password: &SecretString, confirm: Option<&SecretString>) -> bool {
                 .ct_eq(c.expose_secret().as_bytes()),
         )
     })
-}
-
-fn message(
-    state: &State,
-    status: StatusCode,
-    heading: &str,
-    text: &str,
-    retry: bool,
-) -> HttpResponse {
-    page::html(
-        status,
-        page::message(
-            &cloud_name(state),
-            &page::MessagePage {
-                heading: heading.into(),
-                message: text.into(),
-                retry,
-            },
-        ),
-    )
 }
 
 /// A failure that ends the visit (the link cannot be used, the user has a password already, the
@@ -215,10 +188,8 @@ fn form_page(
         csrf_token: token.clone(),
         submit: submit.into(),
     };
-    let mut res = page::html(status, page::form(&cloud_name(state), &view));
-    let secure = state.public_url().starts_with("https://")
-        || state.config.links_base_url().starts_with("https://");
-    set_cookie(&mut res, csrf::cookie(&token, secure));
+    let mut res = page::html(status, page::form(cloud_name(state), &view));
+    set_cookie(&mut res, csrf::cookie(&token, state.page_origins.secure()));
     res
 }
 
@@ -241,7 +212,7 @@ fn done_page(state: &State, info: &LinkInfo, done: &Completed) -> HttpResponse {
             .map(|p| (p, done.domain_name.as_str())),
     };
     let cloud = cloud_name(state);
-    let key = exports::cloud_key(&cloud);
+    let key = exports::cloud_key(cloud);
     let heading = match info.kind {
         LinkKind::SetPassword => "Your password is set",
         LinkKind::Invitation => "Invitation accepted",
@@ -255,5 +226,5 @@ fn done_page(state: &State, info: &LinkInfo, done: &Completed) -> HttpResponse {
         clouds_yaml: exports::clouds_yaml(&key, &id),
         cloud_key: key,
     };
-    page::html(StatusCode::OK, page::done(&cloud, &view))
+    page::html(StatusCode::OK, page::done(cloud, &view))
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use super::{csrf, form, page};
+use super::{cloud_name, csrf, form, message, page};
 use crate::auth::TokenInfo;
 use crate::auth::{Auth, AuthRequest, Identity, PasswordMethod, UserCredentials};
 use crate::context::Ctx;
@@ -65,14 +65,6 @@ struct DonePage {
     clouds_yaml: String,
 }
 
-fn secure(state: &State) -> bool {
-    state.public_url().starts_with("https://")
-}
-
-fn cloud_name(state: &State) -> &str {
-    &state.config.smtp.cloud_name
-}
-
 /// A page with the CSRF cookie the form needs.
 fn with_csrf(
     state: &State,
@@ -81,7 +73,7 @@ fn with_csrf(
     body: Result<String, String>,
 ) -> HttpResponse {
     let mut res = page::html(status, body);
-    let _ = res.add_cookie(&csrf::cookie(csrf_token, secure(state)));
+    let _ = res.add_cookie(&csrf::cookie(csrf_token, state.page_origins.secure()));
     res
 }
 
@@ -98,20 +90,6 @@ fn login_page(
     let body = page::mfa("mfa_login.html", cloud_name(state), &p);
     let token = p.csrf_token.clone();
     with_csrf(state, status, &token, body)
-}
-
-fn message(state: &State, status: StatusCode, heading: &str, text: &str) -> HttpResponse {
-    page::html(
-        status,
-        page::message(
-            cloud_name(state),
-            &page::MessagePage {
-                heading: heading.into(),
-                message: text.into(),
-                retry: false,
-            },
-        ),
-    )
 }
 
 pub async fn show(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
@@ -135,16 +113,11 @@ pub async fn submit(
                 StatusCode::BAD_REQUEST,
                 "This form could not be read",
                 "Open the page again and fill in the form.",
+                false,
             )
         }
     };
-    if csrf::check(
-        &req,
-        sub.csrf_token.as_deref(),
-        &csrf::origin_of(&state.public_url()),
-    )
-    .is_err()
-    {
+    if csrf::check(&req, sub.csrf_token.as_deref(), &state.page_origins).is_err() {
         return login_page(
             &state,
             &req,
@@ -163,6 +136,7 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
             "This form could not be read",
             "Open the page again and fill in the form.",
+            false,
         ),
     }
 }
@@ -232,6 +206,7 @@ async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpR
                 StatusCode::CONFLICT,
                 "Two-factor authentication is already on",
                 "This account's login already asks for a second factor. To move it to a new device, ask your administrator to remove your current TOTP credential, then come back to this page. If your domain requires two-factor authentication and you have not enrolled yet, your administrator can enrol you, or a tool can with the API (POST /v3/OS-PCU/users/{user_id}/totp with the auth receipt).",
+                false,
             )
         }
         // The API's words for a failed login (nothing that tells which part was wrong), for an
@@ -250,6 +225,7 @@ async fn login(state: &State, req: &HttpRequest, sub: form::Submission) -> HttpR
             e.status(),
             "Two-factor authentication cannot be set up",
             &e.to_string(),
+            false,
         ),
     }
 }
@@ -310,7 +286,7 @@ fn session_cookie(state: &State, value: &str, age: CookieAge) -> Cookie<'static>
     Cookie::build(SESSION_COOKIE, value.to_string())
         .path(PATH)
         .http_only(true)
-        .secure(secure(state))
+        .secure(state.page_origins.secure())
         .same_site(SameSite::Strict)
         .max_age(age)
         .finish()
@@ -391,6 +367,7 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
                         StatusCode::NOT_FOUND,
                         "Start again",
                         &format!("{e} Open this page again to get a new QR code."),
+                        false,
                     );
                     return without_session(state, res);
                 }
@@ -404,6 +381,7 @@ async fn confirm(state: &State, req: &HttpRequest, sub: form::Submission) -> Htt
                 e.status(),
                 "Two-factor authentication was not turned on",
                 &format!("{e} Open this page again to start over."),
+                false,
             );
             return without_session(state, res);
         }

@@ -18,7 +18,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::state::State;
 
@@ -74,25 +74,23 @@ async fn style() -> HttpResponse {
 }
 
 /// How the pages name the cloud: `[smtp] cloud_name`, as the mail does.
-pub(crate) fn cloud_name(state: &State) -> String {
-    state.config.smtp.cloud_name.clone()
+pub(crate) fn cloud_name(state: &State) -> &str {
+    &state.config.smtp.cloud_name
 }
 
-fn message(
-    req: &HttpRequest,
+/// A page that only says something: what happened (`heading`), what to do (`text`), and with
+/// `retry` a way back to the form. Every page of the family words its messages through this.
+pub(crate) fn message(
+    state: &State,
     status: StatusCode,
     heading: &str,
     text: &str,
     retry: bool,
 ) -> HttpResponse {
-    let name = req
-        .app_data::<web::Data<State>>()
-        .map(|s| cloud_name(s))
-        .unwrap_or_default();
     page::html(
         status,
         page::message(
-            &name,
+            cloud_name(state),
             &page::MessagePage {
                 heading: heading.into(),
                 message: text.into(),
@@ -102,9 +100,9 @@ fn message(
     )
 }
 
-async fn not_found(req: HttpRequest) -> HttpResponse {
+async fn not_found(state: web::Data<State>) -> HttpResponse {
     message(
-        &req,
+        &state,
         StatusCode::NOT_FOUND,
         "Page not found",
         "There is no page at this address. If you followed a link from an email, check that it was copied whole.",
@@ -112,9 +110,9 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     )
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+async fn method_not_allowed(state: web::Data<State>) -> HttpResponse {
     message(
-        &req,
+        &state,
         StatusCode::METHOD_NOT_ALLOWED,
         "Not allowed",
         "This page is opened with a browser (GET) and its form is sent with POST.",

@@ -6,10 +6,10 @@
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::json;
 
-use crate::both_backends;
 use crate::fixtures::*;
 use crate::helpers::*;
 use crate::totp::code;
+use crate::{both_backends, both_backends_with};
 
 struct Page {
     status: u16,
@@ -79,6 +79,12 @@ impl<'a> Browser<'a> {
     }
 
     async fn post(&mut self, shown: &Page, fields: &[(&str, &str)]) -> Page {
+        // With Referrer-Policy: no-referrer browsers send "Origin: null" for their own form.
+        self.post_from("null", shown, fields).await
+    }
+
+    /// A submission whose `Origin` header is `origin`.
+    async fn post_from(&mut self, origin: &str, shown: &Page, fields: &[(&str, &str)]) -> Page {
         let mut form: Vec<(&str, String)> = vec![("csrf_token", shown.field("csrf_token"))];
         form.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
         let mut cookies = vec![self.csrf.clone()];
@@ -88,7 +94,7 @@ impl<'a> Browser<'a> {
             .client
             .post(self.app.url("/account/2fa"))
             .header("Cookie", cookies.join("; "))
-            .header("Origin", "null")
+            .header("Origin", origin)
             .form(&form)
             .send()
             .await
@@ -440,5 +446,54 @@ both_backends!(
         assert_eq!(done.status, 200, "{}", done.html);
         let u = app.get(&format!("/v3/users/{eve}"), &app.admin_token).await;
         assert_eq!(u.body["user"]["OS-PCU:mfa_enabled"], true);
+    }
+);
+
+/// Where mailed links point when it is not `public_url`: the pages are served there too.
+const LINKS_HOST: &str = "https://links.example";
+
+both_backends_with!(
+    the_page_accepts_forms_from_the_links_host_and_no_other,
+    |cfg| {
+        cfg.links.base_url = Some(format!("{LINKS_HOST}/identity"));
+    },
+    |app| {
+        user_with_project(&app, "dan").await;
+        let (mut b, shown) = Browser::open(&app).await;
+        let cookie = shown.cookie("ironstone_csrf").unwrap();
+        assert!(
+            cookie.contains("Secure"),
+            "the links host is HTTPS: {cookie}"
+        );
+
+        // Another site's form, even with the right pair: refused, nothing signed in.
+        let p = b
+            .post_from("https://evil.example", &shown, &login_fields("dan", PW))
+            .await;
+        assert_eq!(p.status, 403, "{}", p.html);
+        assert!(b.session.is_none());
+        // The links host under another scheme is another origin.
+        let p = b
+            .post_from("http://links.example", &shown, &login_fields("dan", PW))
+            .await;
+        assert_eq!(p.status, 403, "{}", p.html);
+        assert!(b.session.is_none());
+
+        // The page as opened from the links host: its form goes through.
+        let p = b
+            .post_from(LINKS_HOST, &shown, &login_fields("dan", PW))
+            .await;
+        assert_eq!(p.status, 200, "{}", p.html);
+        assert!(p.html.contains("<svg"), "the enrolment step: {}", p.html);
+        assert!(b.session.is_some(), "the page's sign-in");
+
+        // And still from the server's public URL.
+        let public = app.url("");
+        let public = public.trim_end_matches('/');
+        let (mut c, shown_c) = Browser::open(&app).await;
+        let p = c
+            .post_from(public, &shown_c, &login_fields("dan", PW))
+            .await;
+        assert_eq!(p.status, 200, "{public}: {}", p.html);
     }
 );
