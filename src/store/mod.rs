@@ -26,7 +26,7 @@ pub use resource::*;
 pub use revoke::*;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -184,15 +184,20 @@ pub struct Store {
     /// SQLite has one writer. A deferred transaction that reads and then writes while another
     /// holds the write lock fails at once with "database is locked" (waiting could deadlock), so
     /// this process runs its SQLite write transactions one at a time. PostgreSQL needs no such thing.
-    /// Writers take their turn before they take a pooled connection, so that writers waiting in
-    /// line never hold the connections readers need.
-    sqlite_writer: Arc<Mutex<()>>,
+    /// Writers take their turn (an async lock) before a turn at the pool (`gate`) and a pooled
+    /// connection, so that writers waiting in line hold none of what readers need, nor a thread.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
     /// Shared with the pool's manager: did its last attempt to connect succeed?
     reachable: Arc<AtomicBool>,
     /// What this node knows of the change counter (`changes`), once `follow_changes` ran.
     feed: Arc<changes::ChangeFeed>,
     following: Arc<AtomicBool>,
     address: Arc<str>,
+    /// One permit per pooled connection, taken before a blocking thread is: requests beyond the
+    /// pool wait here, as futures, in order, instead of each parking a blocking thread on the
+    /// pool's lock (64 waiting clients meant 64 threads, their wake-ups and their allocator
+    /// arenas, for 10 connections).
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -265,10 +270,12 @@ impl Store {
             .test_on_check_out(false)
             .min_idle(min_idle)
             .build_unchecked(manager);
+        let gate = Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
         Store {
+            gate,
             pool,
             backend,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             reachable,
             feed: Arc::default(),
             following: Arc::default(),
@@ -319,6 +326,23 @@ impl Store {
         }
     }
 
+    /// A turn at the pool (see `gate`), held until the blocking work ends. While the database
+    /// is unreachable nobody queues: a request without a free turn answers 503 at once (queued
+    /// behind others that each wait `CHECKOUT_WHEN_DOWN`, it would hang for their sum).
+    async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let gate = self.gate.clone();
+        if !self.reachable.load(Ordering::Relaxed) {
+            return gate.try_acquire_owned().map_err(|_| {
+                Error::Unavailable(
+                    "The identity store is not reachable right now; try again shortly.".into(),
+                )
+            });
+        }
+        gate.acquire_owned()
+            .await
+            .map_err(|e| Error::internal(format!("database gate closed: {e}")))
+    }
+
     /// Runs `f` with a connection on the blocking pool, so that async handlers never block.
     /// For reads: when the connection turns out to be broken (the database closed it, e.g. a
     /// restart or a killed backend), `f` runs again on another connection. Broken connections
@@ -330,7 +354,9 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T> + Clone + Send + 'static,
     {
         let store = self.clone();
+        let turn = self.turn().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let attempts = store.pool.max_size() + 1;
             let mut attempt = 1;
             loop {
@@ -365,14 +391,13 @@ impl Store {
         use diesel::connection::TransactionManager;
         type Tm = <DbConnection as Connection>::TransactionManager;
         let store = self.clone();
+        let writer = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let turn = self.turn().await?;
         tokio::task::spawn_blocking(move || {
-            // A poisoned lock only means another writer panicked; the database rolled it back.
-            let _turn = (store.backend == Backend::Sqlite).then(|| {
-                store
-                    .sqlite_writer
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-            });
+            let _turn = (writer, turn);
             // As in `run`: nothing has been done when BEGIN fails, so another connection is safe.
             let attempts = store.pool.max_size() + 1;
             let mut attempt = 1;
