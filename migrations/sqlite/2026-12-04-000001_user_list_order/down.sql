@@ -1,0 +1,1 @@
+DROP INDEX users_domain_id_order;
