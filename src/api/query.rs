@@ -213,13 +213,16 @@ pub fn list_response(
     )
 }
 
+/// What one listed entity usually takes in JSON (a user with links is about 450 bytes).
+const ITEM_BYTES: usize = 512;
+
 /// A list page: as `list_response`, plus Keystone's `"truncated": true` when the server's limit
 /// cut the list. `items` is serialized straight into the answer (no intermediate `Value`).
 pub fn page_response<T: Serialize>(
     req: &HttpRequest,
     base: &str,
     key: &str,
-    items: T,
+    items: Vec<T>,
     end: PageEnd,
 ) -> HttpResponse {
     let PageEnd {
@@ -239,7 +242,9 @@ pub fn page_response<T: Serialize>(
         links: json!({"self": url_with(base, path, &q.pairs), "previous": null, "next": next}),
         truncated,
     };
-    let mut body = Vec::with_capacity(8 * 1024);
+    // Sized for the page up front: grown by doubling, a 200-user answer (~90 KB) was copied
+    // five times over on its way.
+    let mut body = Vec::with_capacity(1024 + ITEM_BYTES * page.items.len());
     match serde_json::to_writer(&mut body, &page) {
         Ok(()) => HttpResponse::Ok()
             .content_type(actix_web::http::header::ContentType::json())
@@ -250,7 +255,7 @@ pub fn page_response<T: Serialize>(
 
 struct Page<'a, T> {
     key: &'a str,
-    items: T,
+    items: Vec<T>,
     links: Value,
     truncated: bool,
 }
