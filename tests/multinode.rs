@@ -571,6 +571,26 @@ async fn changes_on_one_node_are_seen_by_the_others_within_a_second() {
         .await,
     ));
 
+    // A user renamed: the other nodes' user lists (their cached profiles) show the new name.
+    let renamed = w.user(&domain, "before-rename").await;
+    let list = format!("/v3/users?domain_id={domain}");
+    for base in others {
+        for _ in 0..2 {
+            assert!(
+                listed_name(&w, base, &list, &renamed).await.as_deref() == Some("before-rename")
+            );
+        }
+    }
+    w.patch(
+        &format!("/v3/users/{renamed}"),
+        json!({"user": {"name": "after-rename"}}),
+    )
+    .await;
+    report.push((
+        "user renamed (user lists)".into(),
+        listed_seen(&w, others, &list, &renamed, "after-rename").await,
+    ));
+
     // 11. Project disabled; 12. project deleted; 13. domain disabled.
     let second = w
         .create(
@@ -861,6 +881,50 @@ async fn seen(
                 if done(status, &body) {
                     delays[i] = Some(start.elapsed());
                 }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    delays
+        .into_iter()
+        .map(|d| d.unwrap_or(Duration::from_secs(5)))
+        .collect()
+}
+
+/// The name `user` has in the list at `path` on node `base` (as the admin sees it).
+async fn listed_name(w: &World, base: &str, path: &str, user: &str) -> Option<String> {
+    let r = w
+        .client
+        .get(format!("{base}{path}"))
+        .header("X-Auth-Token", &w.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["users"]
+        .as_array()?
+        .iter()
+        .find(|u| u["id"] == user)
+        .and_then(|u| u["name"].as_str().map(String::from))
+}
+
+/// How long each node takes to list `user` as `name` (polled as `seen` does).
+async fn listed_seen(
+    w: &World,
+    nodes: &[String],
+    path: &str,
+    user: &str,
+    name: &str,
+) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut delays: Vec<Option<Duration>> = vec![None; nodes.len()];
+    while delays.iter().any(Option::is_none) && start.elapsed() < Duration::from_secs(5) {
+        for (i, base) in nodes.iter().enumerate() {
+            if delays[i].is_none()
+                && listed_name(w, base, path, user).await.as_deref() == Some(name)
+            {
+                delays[i] = Some(start.elapsed());
             }
         }
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -430,7 +430,7 @@ pub async fn accept_invitation(
             if !proved.user.enabled
                 || passwords::inactive(
                     &config.security_compliance,
-                    &proved.user,
+                    proved.user.last_seen(),
                     &proved.options,
                     now,
                 )

@@ -79,10 +79,24 @@ pub struct UserJson<'a> {
     pub v: &'a UserView,
 }
 
-#[derive(serde::Serialize)]
-struct SelfLink {
-    #[serde(rename = "self")]
-    href: String,
+/// `{"self": "<base>/v3/users/<id>"}`, written straight out (no `String` per listed user).
+struct SelfLink<'a> {
+    base: &'a str,
+    id: &'a str,
+}
+
+impl Serialize for SelfLink<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Href<'a>(&'a SelfLink<'a>);
+        impl Serialize for Href<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(&format_args!("{}/v3/users/{}", self.0.base, self.0.id))
+            }
+        }
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("self", &Href(self))?;
+        m.end()
+    }
 }
 
 /// The fields every user shows (an extra attribute of the same name never replaces one).
@@ -100,10 +114,10 @@ const USER_FIELDS: [&str; 9] = [
 
 impl Serialize for UserJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let (v, u) = (self.v, &self.v.user);
+        let (v, u) = (self.v, self.v.user());
         let status = if !u.enabled || v.inactive {
             "disabled"
-        } else if u.password_hash.is_none() {
+        } else if !u.password_set {
             "pending"
         } else {
             "active"
@@ -117,13 +131,14 @@ impl Serialize for UserJson<'_> {
             "password_expires_at",
             &u.password_expires_at.as_ref().map(time),
         )?;
-        m.serialize_entry("options", &options_of(&v.options))?;
+        m.serialize_entry("options", &options_of(&v.shown.options))?;
         m.serialize_entry("OS-PCU:status", status)?;
         m.serialize_entry("OS-PCU:mfa_enabled", &v.mfa_enabled)?;
         m.serialize_entry(
             "links",
             &SelfLink {
-                href: format!("{}/v3/users/{}", self.base, u.id),
+                base: self.base,
+                id: &u.id,
             },
         )?;
         let optional = [

@@ -88,7 +88,7 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
         user_filter(&q)?.page(paging.marker.clone(), paging.fetch()),
     )
     .await?;
-    let (users, end) = paging.cut(users, |u| u.user.id.as_str());
+    let (users, end) = paging.cut(users, |u| u.user().id.as_str());
     let base = ctx.base();
     let items: Vec<_> = users
         .iter()

@@ -771,8 +771,8 @@ async fn check_user_enabled(
     }
     let sc = &state.config.security_compliance;
     let inactive = match options {
-        Some(o) => passwords::inactive(sc, user, o, now),
-        None if passwords::inactive_by_time(sc, user, now) => {
+        Some(o) => passwords::inactive(sc, user.last_seen(), o, now),
+        None if passwords::inactive_by_time(sc, user.last_seen(), now) => {
             let (u, sc) = (user.clone(), state.config.security_compliance.clone());
             state
                 .store
@@ -1156,7 +1156,11 @@ async fn validate_unrecorded(
     if let Some(hit) = state.cache.token(ticket, token) {
         // Inactivity comes with time alone: when time says the user may be inactive, the
         // database decides (its activity mark may be newer than the cached one).
-        if !passwords::inactive_by_time(&state.config.security_compliance, &hit.user, now) {
+        if !passwords::inactive_by_time(
+            &state.config.security_compliance,
+            hit.user.last_seen(),
+            now,
+        ) {
             return Ok(hit);
         }
     }

@@ -21,7 +21,7 @@ use crate::config::CacheConfig;
 use crate::error::Result;
 use crate::resource::manage::ProjectView;
 use crate::store::changes::ChangeFeed;
-use crate::store::{self, DbConnection, Domain, Role};
+use crate::store::{self, DbConnection, Domain, Role, ShownUser};
 
 pub const CACHE_HITS: &str = "ironstone_cache_hits_total";
 pub const CACHE_MISSES: &str = "ironstone_cache_misses_total";
@@ -71,6 +71,29 @@ where
         hit
     }
 
+    /// As `get` for many keys at once, counted once (a list page asks for hundreds).
+    fn get_many<'k, Q>(&self, ticket: Ticket, keys: impl Iterator<Item = &'k Q>) -> Vec<Option<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized + 'k,
+    {
+        let Some(epoch) = ticket.0 else {
+            return keys.map(|_| None).collect();
+        };
+        let found: Vec<Option<V>> = keys
+            .map(|k| {
+                self.map
+                    .get(k)
+                    .filter(|e| e.epoch == epoch)
+                    .map(|e| e.value.clone())
+            })
+            .collect();
+        let hits = found.iter().filter(|f| f.is_some()).count() as u64;
+        counter!(CACHE_HITS, "cache" => self.kind).increment(hits);
+        counter!(CACHE_MISSES, "cache" => self.kind).increment(found.len() as u64 - hits);
+        found
+    }
+
     fn put(&self, ticket: Ticket, key: K, value: V) {
         if let Some(epoch) = ticket.0 {
             self.map.insert(key, Arc::new(Entry { epoch, value }));
@@ -103,6 +126,8 @@ pub struct ValidationCache {
     projects: Shelf<String, Arc<ProjectView>>,
     domains: Shelf<String, Domain>,
     roles: Shelf<RolesKey, ScopedRoles>,
+    /// Users as lists show them (profile and options; not last activity), by id.
+    users: Shelf<String, Arc<ShownUser>>,
     /// The epoch the caches were last emptied for: a new epoch empties them (once) so that
     /// entries that can never count again do not take the room of new ones.
     cleared_for: AtomicU64,
@@ -119,6 +144,7 @@ impl ValidationCache {
             projects: Shelf::new("project", small),
             domains: Shelf::new("domain", small),
             roles: Shelf::new("roles", config.max_entries),
+            users: Shelf::new("user", config.max_entries),
             cleared_for: AtomicU64::new(0),
         }
     }
@@ -139,6 +165,7 @@ impl ValidationCache {
             self.projects.clear();
             self.domains.clear();
             self.roles.clear();
+            self.users.clear();
         }
         Ticket(Some(epoch))
     }
@@ -188,18 +215,24 @@ impl ValidationCache {
         self.projects.get(ticket, id)
     }
 
+    /// The user as shown (profile and options) if read in the current epoch.
+    pub fn user(&self, ticket: Ticket, id: &str) -> Option<Arc<ShownUser>> {
+        self.users.get(ticket, id)
+    }
+
     fn put_project(&self, ticket: Ticket, view: Arc<ProjectView>) {
         self.projects.put(ticket, view.project.id.clone(), view);
     }
 
     /// Entries held now by kind, for the metrics gauge.
-    pub fn entries(&self) -> [(&'static str, u64); 5] {
+    pub fn entries(&self) -> [(&'static str, u64); 6] {
         [
             self.tokens.count(),
             self.extras.count(),
             self.projects.count(),
             self.domains.count(),
             self.roles.count(),
+            self.users.count(),
         ]
     }
 
@@ -255,6 +288,54 @@ impl Reader {
         let v = Arc::new(ProjectView { project, tags });
         self.cache.put_project(self.ticket, v.clone());
         Ok(Some(v))
+    }
+
+    /// The users `ids` as shown, in that order; `None` where there is no such user (deleted
+    /// since the caller listed it). What this node does not hold for the current epoch is read
+    /// on the caller's connection, all at once (profiles, then the options of those that have
+    /// any), and kept.
+    pub fn shown_users(
+        &self,
+        c: &mut DbConnection,
+        ids: &[&str],
+    ) -> Result<Vec<Option<Arc<ShownUser>>>> {
+        let mut out = self.cache.users.get_many(self.ticket, ids.iter().copied());
+        let missing: Vec<String> = ids
+            .iter()
+            .zip(&out)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let profiles = store::user_profiles(c, &missing)?;
+        let with_options: Vec<String> = profiles
+            .iter()
+            .filter(|(_, has)| *has)
+            .map(|(p, _)| p.id.clone())
+            .collect();
+        let mut options = match with_options.is_empty() {
+            true => Default::default(),
+            false => store::user_options_of(c, &with_options)?,
+        };
+        let mut read: std::collections::HashMap<String, Arc<ShownUser>> = profiles
+            .into_iter()
+            .map(|(user, _)| {
+                let options = options.remove(&user.id).unwrap_or_default();
+                let shown = Arc::new(ShownUser { user, options });
+                self.cache
+                    .users
+                    .put(self.ticket, shown.user.id.clone(), shown.clone());
+                (shown.user.id.clone(), shown)
+            })
+            .collect();
+        for (slot, id) in out.iter_mut().zip(ids) {
+            if slot.is_none() {
+                *slot = read.remove(*id);
+            }
+        }
+        Ok(out)
     }
 
     /// The roles of a token for (user, project, credential), computed by `load` on a miss.

@@ -9,6 +9,9 @@ pub mod password_policy;
 pub mod passwords;
 pub mod project_user;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra, nullable};
 use crate::policy::Target;
 use crate::store::{
-    self, Assignment, DbConnection, Group, GroupFilter, Project, User, UserFilter, UserOption,
-    ACTOR_GROUP, ACTOR_USER, TARGET_PROJECT,
+    self, Assignment, DbConnection, Group, GroupFilter, ListedUser, Project, ShownUser, User,
+    UserFilter, UserOption, UserProfile, ACTOR_GROUP, ACTOR_USER, TARGET_PROJECT,
 };
 use password_policy::Subject;
 use passwords::AdminPassword;
@@ -99,8 +102,8 @@ pub struct UserUpdate {
 
 /// A user as the API shows it.
 pub struct UserView {
-    pub user: User,
-    pub options: Vec<UserOption>,
+    /// Profile and options (shared with the per-node cache when listed).
+    pub shown: Arc<ShownUser>,
     /// Not authenticated for `disable_user_account_days_inactive` days: shown as disabled.
     pub inactive: bool,
     /// A password Ironstone generated in this request: shown once, never stored in clear.
@@ -113,15 +116,24 @@ pub struct UserView {
 
 impl UserView {
     fn new(ctx: &Ctx, user: User, options: Vec<UserOption>) -> UserView {
+        let last_seen = user.last_seen();
+        let shown = ShownUser {
+            user: user.into(),
+            options,
+        };
+        UserView::of(ctx, Arc::new(shown), last_seen)
+    }
+
+    /// `shown`, for a user last seen (active, or created) at `last_seen`.
+    fn of(ctx: &Ctx, shown: Arc<ShownUser>, last_seen: chrono::NaiveDateTime) -> UserView {
         let inactive = passwords::inactive(
             &ctx.state.config.security_compliance,
-            &user,
-            &options,
+            last_seen,
+            &shown.options,
             ctx.now,
         );
         UserView {
-            user,
-            options,
+            shown,
             inactive,
             generated_password: None,
             issued_link: None,
@@ -129,10 +141,14 @@ impl UserView {
         }
     }
 
+    pub fn user(&self) -> &UserProfile {
+        &self.shown.user
+    }
+
     /// Sets `mfa_enabled` from the user's MFA facts (TOTP credential, domain requirement).
     fn with_totp(mut self, ctx: &Ctx, facts: MfaFacts) -> UserView {
         let rules = mfa::rules_of(
-            &self.options,
+            &self.shown.options,
             &ctx.state.config.token.methods,
             facts.domain_requires,
         );
@@ -557,7 +573,7 @@ async fn authorize_default_project(
 
 pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
     let id = id.to_string();
-    let view = ctx
+    let (user, options, facts) = ctx
         .state
         .store
         .run(move |c| {
@@ -567,9 +583,8 @@ pub async fn get_user(ctx: &Ctx<'_>, id: &str) -> Result<UserView> {
             Ok((user, options, facts))
         })
         .await?;
-    let view = UserView::new(ctx, view.0, view.1).with_totp(ctx, view.2);
-    ctx.enforce("get_user", user_target(&view.user))?;
-    Ok(view)
+    ctx.enforce("get_user", user_target(&user))?;
+    Ok(UserView::new(ctx, user, options).with_totp(ctx, facts))
 }
 
 /// Users the caller may list, filtered; a customer administrator sees its own domain only.
@@ -579,25 +594,59 @@ pub async fn list_users(ctx: &Ctx<'_>, mut f: UserFilter) -> Result<Vec<UserView
     list_views(ctx, move |c| store::list_users(c, &f)).await
 }
 
-/// The users `load` lists, as views: their options and MFA facts read at once for all of them,
-/// on the same connection.
+/// The users `load` lists, as views: the page's ids (with what is read fresh for every page)
+/// in one statement, then the users as shown through the per-node cache, on the same connection.
 async fn list_views<F>(ctx: &Ctx<'_>, load: F) -> Result<Vec<UserView>>
 where
-    F: FnOnce(&mut DbConnection) -> Result<Vec<User>> + Clone + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<Vec<ListedUser>> + Clone + Send + 'static,
 {
     let reader = ctx.state.cache.reader(ctx.state.cache.ticket());
-    let rows = ctx
+    let (rows, shown, requiring) = ctx
         .state
         .store
         .run(move |c| {
-            let users = load(c)?;
-            with_options(c, &reader, users)
+            let rows = load(c)?;
+            let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+            let shown = reader.shown_users(c, &ids)?;
+            let requiring = domains_requiring_mfa(c, &reader, shown.iter().flatten())?;
+            Ok((rows, shown, requiring))
         })
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(u, o, t)| UserView::new(ctx, u, o).with_totp(ctx, t))
+        .zip(shown)
+        // A user deleted between the two reads is no longer listed.
+        .filter_map(|(row, shown)| {
+            let shown = shown?;
+            let facts = MfaFacts {
+                has_totp: row.has_totp,
+                domain_requires: requiring.contains(&shown.user.domain_id),
+            };
+            let last_seen = row.last_active_at.unwrap_or(shown.user.created_at);
+            Some(UserView::of(ctx, shown, last_seen).with_totp(ctx, facts))
+        })
         .collect())
+}
+
+/// Which of these users' domains require MFA (through the cache; a page is mostly one domain).
+fn domains_requiring_mfa<'a>(
+    c: &mut DbConnection,
+    reader: &crate::cache::Reader,
+    users: impl Iterator<Item = &'a Arc<ShownUser>>,
+) -> Result<HashSet<String>> {
+    let (mut last, mut seen) = (None, HashSet::new());
+    let mut requiring = HashSet::new();
+    for u in users {
+        let d = u.user.domain_id.as_str();
+        if last == Some(d) || !seen.insert(d) {
+            continue;
+        }
+        last = Some(d);
+        if reader.domain(c, d)?.is_some_and(|d| d.mfa_required) {
+            requiring.insert(d.to_string());
+        }
+    }
+    Ok(requiring)
 }
 
 /// The `enabled` filter counts inactive users as disabled, as the users themselves show.
@@ -608,41 +657,6 @@ fn inactive_before(ctx: &Ctx) -> Option<chrono::NaiveDateTime> {
         .security_compliance
         .disable_user_account_days_inactive?;
     Some(ctx.now.naive_utc() - chrono::Duration::days(days.into()))
-}
-
-type UserRow = (User, Vec<UserOption>, MfaFacts);
-
-/// Each user with its options and MFA facts, fetched for all of them at once.
-fn with_options(
-    c: &mut DbConnection,
-    reader: &crate::cache::Reader,
-    users: Vec<User>,
-) -> Result<Vec<UserRow>> {
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    let mut options = store::user_options_of(c, &ids)?;
-    let with_totp = store::users_with_credential_type(c, &ids, crate::auth::totp::TOTP_TYPE)?;
-    let mut requires: std::collections::HashMap<String, bool> = Default::default();
-    users
-        .into_iter()
-        .map(|user| {
-            let o = options.remove(&user.id).unwrap_or_default();
-            let domain_requires = match requires.get(&user.domain_id) {
-                Some(r) => *r,
-                None => {
-                    let r = reader
-                        .domain(c, &user.domain_id)?
-                        .is_some_and(|d| d.mfa_required);
-                    requires.insert(user.domain_id.clone(), r);
-                    r
-                }
-            };
-            let facts = MfaFacts {
-                has_totp: with_totp.contains(&user.id),
-                domain_requires,
-            };
-            Ok((user, o, facts))
-        })
-        .collect()
 }
 
 pub async fn update_user(ctx: &Ctx<'_>, id: &str, req: UserUpdate) -> Result<UserView> {

@@ -48,22 +48,25 @@ pub fn password_expired(user: &User, options: &[UserOption], now: DateTime<Utc>)
 
 /// No successful authentication (or, never, creation) for `disable_user_account_days_inactive`
 /// days. The exemption (`ignore_user_inactivity`) is the caller's to check: this needs no options.
-pub fn inactive_by_time(sc: &SecurityComplianceConfig, user: &User, now: DateTime<Utc>) -> bool {
+pub fn inactive_by_time(
+    sc: &SecurityComplianceConfig,
+    last_seen: NaiveDateTime,
+    now: DateTime<Utc>,
+) -> bool {
     let Some(days) = sc.disable_user_account_days_inactive else {
         return false;
     };
-    let last = user.last_active_at.unwrap_or(user.created_at);
-    now.naive_utc() - last >= Duration::days(days.into())
+    now.naive_utc() - last_seen >= Duration::days(days.into())
 }
 
 /// `inactive_by_time` and not exempt.
 pub fn inactive(
     sc: &SecurityComplianceConfig,
-    user: &User,
+    last_seen: NaiveDateTime,
     options: &[UserOption],
     now: DateTime<Utc>,
 ) -> bool {
-    inactive_by_time(sc, user, now) && !option_on(options, IGNORE_INACTIVITY)
+    inactive_by_time(sc, last_seen, now) && !option_on(options, IGNORE_INACTIVITY)
 }
 
 /// As `inactive`, reading the options only when time says the user might be.
@@ -73,7 +76,7 @@ pub fn inactive_in(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    if !inactive_by_time(sc, user, now) {
+    if !inactive_by_time(sc, user.last_seen(), now) {
         return Ok(false);
     }
     Ok(!option_on(
@@ -192,7 +195,7 @@ pub async fn change_password(
     let user = state.store.run(move |c| store::get_user(c, &uid)).await?;
     let proved = crate::auth::verify_password(state, user, req.original_password, now).await?;
     let sc = &state.config.security_compliance;
-    if !proved.user.enabled || inactive(sc, &proved.user, &proved.options, now) {
+    if !proved.user.enabled || inactive(sc, proved.user.last_seen(), &proved.options, now) {
         return Err(proved.refuse().await);
     }
     let crate::auth::Proved { user, options, .. } = proved;

@@ -307,22 +307,3 @@ pub fn claim_totp_step(conn: &mut DbConnection, credential_id: &str, step: i64) 
     // A row appeared between the two statements: another login's; it may still be earlier.
     advance(conn)
 }
-
-/// Which of `user_ids` hold at least one credential of `type_` (one query per chunk).
-pub fn users_with_credential_type(
-    conn: &mut DbConnection,
-    user_ids: &[String],
-    type_: &str,
-) -> Result<std::collections::HashSet<String>> {
-    let mut out = std::collections::HashSet::new();
-    for chunk in user_ids.chunks(super::MAX_IN_LIST) {
-        let rows: Vec<String> = credentials::table
-            .filter(credentials::user_id.eq_any(chunk))
-            .filter(credentials::type_.eq(type_))
-            .select(credentials::user_id)
-            .distinct()
-            .load(conn)?;
-        out.extend(rows);
-    }
-    Ok(out)
-}

@@ -59,6 +59,76 @@ pub struct User {
     pub bound_project_id: Option<String>,
 }
 
+impl User {
+    /// When the user last authenticated, or (never) was created: what inactivity counts from.
+    pub fn last_seen(&self) -> NaiveDateTime {
+        self.last_active_at.unwrap_or(self.created_at)
+    }
+}
+
+/// A user as the API shows one: no password hash, no login bookkeeping (last activity, which
+/// moves without the change feed, is read apart). What lists read, and what the per-node cache
+/// keeps of a user.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct UserProfile {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    pub default_project_id: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub extra: String,
+    /// A password is set (the hash itself stays in the database).
+    #[diesel(
+        select_expression = users::password_hash.is_not_null(),
+        select_expression_type = diesel::dsl::IsNotNull<users::password_hash>
+    )]
+    pub password_set: bool,
+    pub password_expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub phone: Option<String>,
+    pub bound_project_id: Option<String>,
+}
+
+impl From<User> for UserProfile {
+    fn from(u: User) -> UserProfile {
+        UserProfile {
+            password_set: u.password_hash.is_some(),
+            id: u.id,
+            name: u.name,
+            domain_id: u.domain_id,
+            enabled: u.enabled,
+            default_project_id: u.default_project_id,
+            email: u.email,
+            description: u.description,
+            extra: u.extra,
+            password_expires_at: u.password_expires_at,
+            created_at: u.created_at,
+            phone: u.phone,
+            bound_project_id: u.bound_project_id,
+        }
+    }
+}
+
+/// A user as shown, apart from its last activity: the profile and its options. Both move the
+/// change feed, so the per-node cache may keep it.
+#[derive(Clone, Debug)]
+pub struct ShownUser {
+    pub user: UserProfile,
+    pub options: Vec<UserOption>,
+}
+
+/// One user of a listed page: who, in the list's order, with what moves without the change
+/// feed (last activity, TOTP credentials), read fresh for every page.
+#[derive(Queryable, Clone, Debug)]
+pub struct ListedUser {
+    pub id: String,
+    pub last_active_at: Option<NaiveDateTime>,
+    pub has_totp: bool,
+}
+
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = user_options)]
 pub struct UserOption {

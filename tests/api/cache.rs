@@ -589,3 +589,173 @@ both_backends!(a_new_token_never_carries_a_role_removed_before_it, |app| {
     // Its user lost its last role on the project: the credential went with it (Keystone).
     app.auth(ac_auth).await.expect(404);
 });
+
+/// The entry for `id` in a list answer (`Null` when not listed).
+fn listed(body: &Value, id: &str) -> Value {
+    body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+both_backends!(
+    user_lists_are_cached_and_every_change_is_seen_at_once,
+    |app| {
+        let a = customer(&app, "acme").await;
+        let b = customer(&app, "bcme").await;
+        let path = format!("/v3/users?domain_id={}", a.domain_id);
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &a.member_id)["name"], "worker");
+        let cache = &app.state.cache;
+        assert!(
+            cache.user(cache.ticket(), &a.member_id).is_some(),
+            "the list was not cached"
+        );
+
+        // The attacker's side: cached users are listed only through the caller's own page query.
+        app.get(&path, &b.manager_token).await.expect(403);
+        app.get(&path, &b.member_token).await.expect(403);
+        let theirs = app
+            .get("/v3/users", &b.manager_token)
+            .await
+            .expect(200)
+            .body;
+        for u in theirs["users"].as_array().unwrap() {
+            assert_eq!(u["domain_id"], b.domain_id.as_str(), "{u}");
+        }
+        let named = format!("/v3/users?name=worker&domain_id={}", b.domain_id);
+        let theirs = app.get(&named, &b.manager_token).await.expect(200).body;
+        assert_eq!(listed(&theirs, &a.member_id), Value::Null);
+
+        // Every change to what a list shows is seen at once, the cache warm before each.
+        let member = format!("/v3/users/{}", a.member_id);
+        let changes = [
+            json!({"name": "renamed", "email": "m@example.org", "description": "ops"}),
+            json!({"options": {"ignore_password_expiry": true}}),
+            json!({"enabled": false}),
+        ];
+        for change in changes {
+            app.get(&path, &a.manager_token).await.expect(200);
+            app.patch(&member, &app.admin_token, json!({ "user": change.clone() }))
+                .await
+                .expect(200);
+            let list = app.get(&path, &a.manager_token).await.expect(200).body;
+            let shown = listed(&list, &a.member_id);
+            for (k, v) in change.as_object().unwrap() {
+                assert_eq!(&shown[k], v, "{k} after {change}: {shown}");
+            }
+        }
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &a.member_id)["OS-PCU:status"], "disabled");
+
+        // A user without a password is pending; its password set, active.
+        let r = app
+            .post(
+                "/v3/users",
+                &app.admin_token,
+                json!({"user": {"name": "later", "domain_id": a.domain_id}}),
+            )
+            .await
+            .expect(201);
+        let later = r.body["user"]["id"].as_str().unwrap().to_string();
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later)["OS-PCU:status"], "pending");
+        app.patch(
+            &format!("/v3/users/{later}"),
+            &app.admin_token,
+            json!({"user": {"password": PW}}),
+        )
+        .await
+        .expect(200);
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later)["OS-PCU:status"], "active");
+
+        // OS-PCU:mfa_enabled: rules and a TOTP credential; the credential's removal (which does
+        // not move the change feed) is seen too. (A rule without TOTP lets the last one go.)
+        app.patch(
+        &format!("/v3/users/{later}"),
+        &app.admin_token,
+        json!({"user": {"options": {"multi_factor_auth_enabled": true,
+                                    "multi_factor_auth_rules": [["password", "totp"], ["password"]]}}}),
+    )
+    .await
+    .expect(200);
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later)["OS-PCU:mfa_enabled"], false);
+        let cred = app
+            .post(
+                "/v3/credentials",
+                &app.admin_token,
+                json!({"credential": {"type": "totp", "user_id": later,
+                                  "blob": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}}),
+            )
+            .await
+            .expect(201);
+        let cred = cred.body["credential"]["id"].as_str().unwrap().to_string();
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later)["OS-PCU:mfa_enabled"], true);
+        app.delete(&format!("/v3/credentials/{cred}"), &app.admin_token)
+            .await
+            .expect(204);
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later)["OS-PCU:mfa_enabled"], false);
+
+        // A deleted user is gone at once.
+        app.delete(&format!("/v3/users/{later}"), &app.admin_token)
+            .await
+            .expect(204);
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later), Value::Null);
+    }
+);
+
+// Last activity moves without the change feed (login bookkeeping): a list reads it fresh, so a
+// user's inactivity shows at once even while its profile is cached.
+crate::both_backends_with!(
+    listed_inactivity_is_read_fresh,
+    |c| {
+        c.security_compliance.disable_user_account_days_inactive = Some(10);
+    },
+    |app| {
+        let a = customer(&app, "acme").await;
+        let path = format!("/v3/users?domain_id={}", a.domain_id);
+        let list = app.get(&path, &app.admin_token).await.expect(200).body;
+        assert_eq!(listed(&list, &a.member_id)["enabled"], true);
+        let cache = &app.state.cache;
+        assert!(cache.user(cache.ticket(), &a.member_id).is_some());
+        let before = change_counter(&app).await;
+
+        let (id, at) = (
+            a.member_id.clone(),
+            (chrono::Utc::now() - chrono::Duration::days(11)).naive_utc(),
+        );
+        app.state
+            .store
+            .tx(move |c| {
+                use diesel::prelude::*;
+                use ironstone::store::schema::users;
+                diesel::update(users::table.find(&id))
+                    .set(users::last_active_at.eq(at))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            change_counter(&app).await,
+            before,
+            "bookkeeping moved the feed"
+        );
+        let list = app.get(&path, &app.admin_token).await.expect(200).body;
+        let shown = listed(&list, &a.member_id);
+        assert_eq!(shown["enabled"], false, "{shown}");
+        assert_eq!(shown["OS-PCU:status"], "disabled");
+        assert!(
+            cache.user(cache.ticket(), &a.member_id).is_some(),
+            "the profile stayed cached: last activity was read with the page"
+        );
+    }
+);
