@@ -123,7 +123,7 @@ async fn members(
     let base = ctx.base();
     let items: Vec<_> = users
         .iter()
-        .map(|v| render::UserJson { base: &base, v })
+        .map(|v| render::ListedUserJson { base: &base, v })
         .collect();
     Ok(page_response(&req, &base, "users", items, end))
 }

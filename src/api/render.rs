@@ -1,11 +1,14 @@
 //! Keystone's JSON shapes for resources.
 
+use std::sync::Arc;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::assignment::manage::{AssignmentView, Names};
 use crate::credential::AppCredView;
-use crate::identity::UserView;
+use crate::identity::{Rendered, UserView};
 use crate::resource::manage::ProjectView;
 use crate::store::{
     AccessRule, Domain, Endpoint, Group, Project, Region, Role, Service, UserOption,
@@ -77,6 +80,73 @@ pub fn user(base: &str, v: &UserView) -> Value {
 pub struct UserJson<'a> {
     pub base: &'a str,
     pub v: &'a UserView,
+}
+
+/// A listed user: as `UserJson`, rendered once per user and state and kept with the cached user
+/// (`ShownUser::rendered`), so that a page of unchanged users is copied rather than written
+/// again (the JSON was most of what a cached list still cost). A user whose profile, options,
+/// inactivity or MFA state changed is a new `ShownUser` or a different state: rendered afresh.
+pub struct ListedUserJson<'a> {
+    pub base: &'a str,
+    pub v: &'a UserView,
+}
+
+impl ListedUserJson<'_> {
+    fn kept(&self) -> Option<Arc<RawValue>> {
+        let kept = self
+            .v
+            .shown
+            .rendered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        kept.as_ref()
+            .filter(|r| {
+                r.base == self.base
+                    && r.inactive == self.v.inactive
+                    && r.mfa_enabled == self.v.mfa_enabled
+            })
+            .map(|r| r.json.clone())
+    }
+
+    fn keep(&self, json: Arc<RawValue>) {
+        *self
+            .v
+            .shown
+            .rendered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Rendered {
+            base: self.base.to_string(),
+            inactive: self.v.inactive,
+            mfa_enabled: self.v.mfa_enabled,
+            json,
+        });
+    }
+}
+
+impl Serialize for ListedUserJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let fresh = UserJson {
+            base: self.base,
+            v: self.v,
+        };
+        // A password shown once is never kept.
+        if self.v.generated_password.is_some() {
+            return fresh.serialize(s);
+        }
+        let json = match self.kept() {
+            Some(json) => json,
+            None => {
+                use serde::ser::Error;
+                let text = serde_json::to_string(&fresh).map_err(S::Error::custom)?;
+                let json: Arc<RawValue> = RawValue::from_string(text)
+                    .map_err(S::Error::custom)?
+                    .into();
+                self.keep(json.clone());
+                json
+            }
+        };
+        json.serialize(s)
+    }
 }
 
 /// `{"self": "<base>/v3/users/<id>"}`.

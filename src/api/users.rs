@@ -92,7 +92,7 @@ async fn list(state: web::Data<State>, caller: Caller, req: HttpRequest) -> Resu
     let base = ctx.base();
     let items: Vec<_> = users
         .iter()
-        .map(|v| render::UserJson { base: &base, v })
+        .map(|v| render::ListedUserJson { base: &base, v })
         .collect();
     Ok(page_response(&req, &base, "users", items, end))
 }

@@ -19,9 +19,10 @@ use crate::auth::caller::TokenExtras;
 use crate::auth::{AppCredRef, TokenInfo};
 use crate::config::CacheConfig;
 use crate::error::Result;
+use crate::identity::ShownUser;
 use crate::resource::manage::ProjectView;
 use crate::store::changes::ChangeFeed;
-use crate::store::{self, DbConnection, Domain, Role, ShownUser};
+use crate::store::{self, DbConnection, Domain, Role};
 
 pub const CACHE_HITS: &str = "ironstone_cache_hits_total";
 pub const CACHE_MISSES: &str = "ironstone_cache_misses_total";
@@ -323,7 +324,7 @@ impl Reader {
             .into_iter()
             .map(|(user, _)| {
                 let options = options.remove(&user.id).unwrap_or_default();
-                let shown = Arc::new(ShownUser { user, options });
+                let shown = Arc::new(ShownUser::new(user, options));
                 self.cache
                     .users
                     .put(self.ticket, shown.user.id.clone(), shown.clone());

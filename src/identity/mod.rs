@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::patch::{check_name, merge_extra, nullable};
 use crate::policy::Target;
 use crate::store::{
-    self, Assignment, DbConnection, Group, GroupFilter, ListedUser, Project, ShownUser, User,
-    UserFilter, UserOption, UserProfile, ACTOR_GROUP, ACTOR_USER, TARGET_PROJECT,
+    self, Assignment, DbConnection, Group, GroupFilter, ListedUser, Project, User, UserFilter,
+    UserOption, UserProfile, ACTOR_GROUP, ACTOR_USER, TARGET_PROJECT,
 };
 use password_policy::Subject;
 use passwords::AdminPassword;
@@ -100,6 +100,35 @@ pub struct UserUpdate {
     pub extra: Map<String, Value>,
 }
 
+/// A user as shown, apart from its last activity: the profile and its options. Both move the
+/// change feed, so the per-node cache may keep it. Never changed once made (a change makes a
+/// new one), so neither is what was rendered from it.
+pub struct ShownUser {
+    pub user: UserProfile,
+    pub options: Vec<UserOption>,
+    /// The API's rendering of this user (`api::render`), kept with it: a cached user is written
+    /// once per change and state, not once per listed page.
+    pub rendered: std::sync::Mutex<Option<Rendered>>,
+}
+
+impl ShownUser {
+    pub fn new(user: UserProfile, options: Vec<UserOption>) -> ShownUser {
+        ShownUser {
+            user,
+            options,
+            rendered: Default::default(),
+        }
+    }
+}
+
+/// A rendering of a `ShownUser` and what it depended on besides the user.
+pub struct Rendered {
+    pub base: String,
+    pub inactive: bool,
+    pub mfa_enabled: bool,
+    pub json: Arc<serde_json::value::RawValue>,
+}
+
 /// A user as the API shows it.
 pub struct UserView {
     /// Profile and options (shared with the per-node cache when listed).
@@ -117,10 +146,7 @@ pub struct UserView {
 impl UserView {
     fn new(ctx: &Ctx, user: User, options: Vec<UserOption>) -> UserView {
         let last_seen = user.last_seen();
-        let shown = ShownUser {
-            user: user.into(),
-            options,
-        };
+        let shown = ShownUser::new(user.into(), options);
         UserView::of(ctx, Arc::new(shown), last_seen)
     }
 

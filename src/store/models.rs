@@ -112,14 +112,6 @@ impl From<User> for UserProfile {
     }
 }
 
-/// A user as shown, apart from its last activity: the profile and its options. Both move the
-/// change feed, so the per-node cache may keep it.
-#[derive(Clone, Debug)]
-pub struct ShownUser {
-    pub user: UserProfile,
-    pub options: Vec<UserOption>,
-}
-
 /// One user of a listed page: who, in the list's order, with what moves without the change
 /// feed (last activity, TOTP credentials), read fresh for every page.
 #[derive(Queryable, Clone, Debug)]

@@ -467,12 +467,29 @@ both_backends!(a_listed_user_is_shown_exactly_as_alone, |app| {
         .ends_with(&format!("/v3/users/{id}")));
     assert_eq!(alone["email"], "ann@example.com");
     assert_eq!(alone["OS-PCU:status"], "active");
-    let listed = app
-        .get(&format!("/v3/users?domain_id={domain}"), &app.admin_token)
-        .await
-        .expect(200)
-        .body["users"][0]
-        .clone();
-    assert_eq!(listed, alone);
+    // Listed twice: rendered, then copied from the rendering kept with the cached user.
+    for _ in 0..2 {
+        let listed = app
+            .get(&format!("/v3/users?domain_id={domain}"), &app.admin_token)
+            .await
+            .expect(200)
+            .body["users"][0]
+            .clone();
+        assert_eq!(listed, alone);
+    }
     assert_eq!(made["user"], alone);
+    // A group's member list renders its users the same way.
+    let group = create_group(&app, &app.admin_token, &domain, "g").await;
+    app.put(&format!("/v3/groups/{group}/users/{id}"), &app.admin_token)
+        .await
+        .expect(204);
+    for _ in 0..2 {
+        let member = app
+            .get(&format!("/v3/groups/{group}/users"), &app.admin_token)
+            .await
+            .expect(200)
+            .body["users"][0]
+            .clone();
+        assert_eq!(member, alone);
+    }
 });
