@@ -634,6 +634,8 @@ both_backends!(
         let member = format!("/v3/users/{}", a.member_id);
         let changes = [
             json!({"name": "renamed", "email": "m@example.org", "description": "ops"}),
+            json!({"phone": "+15551234567", "default_project_id": a.project_id, "team": "blue"}),
+            json!({"team": {"nested": [1, 2]}}),
             json!({"options": {"ignore_password_expiry": true}}),
             json!({"enabled": false}),
         ];
@@ -672,6 +674,22 @@ both_backends!(
         .expect(200);
         let list = app.get(&path, &a.manager_token).await.expect(200).body;
         assert_eq!(listed(&list, &later)["OS-PCU:status"], "active");
+        app.patch(
+            &format!("/v3/users/{later}"),
+            &app.admin_token,
+            json!({"user": {"password": null}}),
+        )
+        .await
+        .expect(200);
+        let list = app.get(&path, &a.manager_token).await.expect(200).body;
+        assert_eq!(listed(&list, &later)["OS-PCU:status"], "pending");
+        app.patch(
+            &format!("/v3/users/{later}"),
+            &app.admin_token,
+            json!({"user": {"password": PW}}),
+        )
+        .await
+        .expect(200);
 
         // OS-PCU:mfa_enabled: rules and a TOTP credential; the credential's removal (which does
         // not move the change feed) is seen too. (A rule without TOTP lets the last one go.)
@@ -725,7 +743,7 @@ crate::both_backends_with!(
         let list = app.get(&path, &app.admin_token).await.expect(200).body;
         assert_eq!(listed(&list, &a.member_id)["enabled"], true);
         let cache = &app.state.cache;
-        assert!(cache.user(cache.ticket(), &a.member_id).is_some());
+        let cached = cache.user(cache.ticket(), &a.member_id).expect("cached");
         let before = change_counter(&app).await;
 
         let (id, at) = (
@@ -753,9 +771,47 @@ crate::both_backends_with!(
         let shown = listed(&list, &a.member_id);
         assert_eq!(shown["enabled"], false, "{shown}");
         assert_eq!(shown["OS-PCU:status"], "disabled");
+        let still = cache.user(cache.ticket(), &a.member_id).expect("cached");
         assert!(
-            cache.user(cache.ticket(), &a.member_id).is_some(),
+            std::sync::Arc::ptr_eq(&cached, &still),
             "the profile stayed cached: last activity was read with the page"
+        );
+    }
+);
+
+// Whether a password is set shows in lists (`OS-PCU:status`), from the cache: a hash that appears
+// or goes moves the change counter by itself, on either backend (a rehash, one hash for another,
+// does not: `a_rehash_on_login_does_not_empty_the_cache`).
+both_backends!(
+    a_password_set_or_cleared_alone_moves_the_change_counter,
+    |app| {
+        let a = customer(&app, "acme").await;
+        let hash = password_hash_of(&app, &a.member_id).await;
+        let set = |hash: Option<String>| {
+            let id = a.member_id.clone();
+            let store = app.state.store.clone();
+            async move {
+                store
+                    .tx(move |c| {
+                        use diesel::prelude::*;
+                        use ironstone::store::schema::users;
+                        diesel::update(users::table.find(&id))
+                            .set(users::password_hash.eq(hash))
+                            .execute(c)?;
+                        Ok(())
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        let before = change_counter(&app).await;
+        set(None).await;
+        let cleared = change_counter(&app).await;
+        assert!(cleared > before, "a cleared hash did not count");
+        set(Some(hash)).await;
+        assert!(
+            change_counter(&app).await > cleared,
+            "a set hash did not count"
         );
     }
 );
