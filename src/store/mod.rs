@@ -327,20 +327,20 @@ impl Store {
     }
 
     /// A turn at the pool (see `gate`), held until the blocking work ends. While the database
-    /// is unreachable nobody queues: a request without a free turn answers 503 at once (queued
-    /// behind others that each wait `CHECKOUT_WHEN_DOWN`, it would hang for their sum).
+    /// looks unreachable a turn is waited for as a connection would be (`CHECKOUT_WHEN_DOWN`),
+    /// then 503: a request must not queue behind others that each wait that long.
     async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
         let gate = self.gate.clone();
-        if !self.reachable.load(Ordering::Relaxed) {
-            return gate.try_acquire_owned().map_err(|_| {
-                Error::Unavailable(
-                    "The identity store is not reachable right now; try again shortly.".into(),
-                )
-            });
+        let closed = |e: tokio::sync::AcquireError| Error::internal(format!("database gate: {e}"));
+        if self.reachable.load(Ordering::Relaxed) {
+            return gate.acquire_owned().await.map_err(closed);
         }
-        gate.acquire_owned()
-            .await
-            .map_err(|e| Error::internal(format!("database gate closed: {e}")))
+        match tokio::time::timeout(CHECKOUT_WHEN_DOWN, gate.acquire_owned()).await {
+            Ok(turn) => turn.map_err(closed),
+            Err(_) => Err(Error::Unavailable(
+                "The identity store is not reachable right now; try again shortly.".into(),
+            )),
+        }
     }
 
     /// Runs `f` with a connection on the blocking pool, so that async handlers never block.
