@@ -685,15 +685,18 @@ async fn changes_on_one_node_are_seen_by_the_others_within_a_second() {
         }
     }
 
-    // The caches were in use: the other nodes answered from them.
+    // The caches were in use: the other nodes answered from them (tokens, and listed users).
     for m in &metrics[1..] {
         let text = client.get(m).send().await.unwrap().text().await.unwrap();
-        let hits: f64 = text
-            .lines()
-            .filter(|l| l.starts_with("ironstone_cache_hits_total{cache=\"token\"}"))
-            .filter_map(|l| l.rsplit(" ").next()?.parse::<f64>().ok())
-            .sum();
-        assert!(hits > 0.0, "no cache hits on {m}:\n{text}");
+        for kind in ["token", "user"] {
+            let series = format!("ironstone_cache_hits_total{{cache=\"{kind}\"}}");
+            let hits: f64 = text
+                .lines()
+                .filter(|l| l.starts_with(&series))
+                .filter_map(|l| l.rsplit(" ").next()?.parse::<f64>().ok())
+                .sum();
+            assert!(hits > 0.0, "no {kind} cache hits on {m}:\n{text}");
+        }
     }
 
     println!("change seen by the other nodes (node 2, node 3):");

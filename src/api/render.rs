@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::assignment::manage::{AssignmentView, Names};
 use crate::credential::AppCredView;
-use crate::identity::{Rendered, UserView};
+use crate::identity::{RenderedFor, UserView};
 use crate::resource::manage::ProjectView;
 use crate::store::{
     AccessRule, Domain, Endpoint, Group, Project, Region, Role, Service, UserOption,
@@ -92,34 +92,12 @@ pub struct ListedUserJson<'a> {
 }
 
 impl ListedUserJson<'_> {
-    fn kept(&self) -> Option<Arc<RawValue>> {
-        let kept = self
-            .v
-            .shown
-            .rendered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        kept.as_ref()
-            .filter(|r| {
-                r.base == self.base
-                    && r.inactive == self.v.inactive
-                    && r.mfa_enabled == self.v.mfa_enabled
-            })
-            .map(|r| r.json.clone())
-    }
-
-    fn keep(&self, json: Arc<RawValue>) {
-        *self
-            .v
-            .shown
-            .rendered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(Rendered {
-            base: self.base.to_string(),
+    fn state(&self) -> RenderedFor<'_> {
+        RenderedFor {
+            base: self.base,
             inactive: self.v.inactive,
             mfa_enabled: self.v.mfa_enabled,
-            json,
-        });
+        }
     }
 }
 
@@ -133,7 +111,8 @@ impl Serialize for ListedUserJson<'_> {
         if self.v.generated_password.is_some() {
             return fresh.serialize(s);
         }
-        let json = match self.kept() {
+        let state = self.state();
+        let json = match self.v.shown.rendering(state) {
             Some(json) => json,
             None => {
                 use serde::ser::Error;
@@ -141,7 +120,7 @@ impl Serialize for ListedUserJson<'_> {
                 let json: Arc<RawValue> = RawValue::from_string(text)
                     .map_err(S::Error::custom)?
                     .into();
-                self.keep(json.clone());
+                self.v.shown.keep_rendering(state, json.clone());
                 json
             }
         };

@@ -57,6 +57,20 @@ where
         }
     }
 
+    /// A shelf bounded in bytes (as `weight` counts them) rather than in entries: for values
+    /// whose size the client decides.
+    fn weighed(kind: &'static str, max_bytes: u64, weight: fn(&V) -> usize) -> Shelf<K, V> {
+        Shelf {
+            kind,
+            map: moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(move |_, e: &Arc<Entry<V>>| {
+                    u32::try_from(weight(&e.value)).unwrap_or(u32::MAX)
+                })
+                .build(),
+        }
+    }
+
     fn get<Q>(&self, ticket: Ticket, key: &Q) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
@@ -127,7 +141,8 @@ pub struct ValidationCache {
     projects: Shelf<String, Arc<ProjectView>>,
     domains: Shelf<String, Domain>,
     roles: Shelf<RolesKey, ScopedRoles>,
-    /// Users as lists show them (profile and options; not last activity), by id.
+    /// Users as lists show them (profile and options; not last activity), by id, bounded in
+    /// bytes.
     users: Shelf<String, Arc<ShownUser>>,
     /// The epoch the caches were last emptied for: a new epoch empties them (once) so that
     /// entries that can never count again do not take the room of new ones.
@@ -145,7 +160,9 @@ impl ValidationCache {
             projects: Shelf::new("project", small),
             domains: Shelf::new("domain", small),
             roles: Shelf::new("roles", config.max_entries),
-            users: Shelf::new("user", config.max_entries),
+            // About 1 KiB per user on average: 10 MiB by default, however large the extra
+            // attributes of the users listed.
+            users: Shelf::weighed("user", config.max_entries * 1024, |u| u.weight()),
             cleared_for: AtomicU64::new(0),
         }
     }

@@ -108,7 +108,22 @@ pub struct ShownUser {
     pub options: Vec<UserOption>,
     /// The API's rendering of this user (`api::render`), kept with it: a cached user is written
     /// once per change and state, not once per listed page.
-    pub rendered: std::sync::Mutex<Option<Rendered>>,
+    rendered: std::sync::Mutex<Option<Rendered>>,
+}
+
+/// What a rendering of a `ShownUser` depended on besides the user itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RenderedFor<'a> {
+    pub base: &'a str,
+    pub inactive: bool,
+    pub mfa_enabled: bool,
+}
+
+struct Rendered {
+    base: String,
+    inactive: bool,
+    mfa_enabled: bool,
+    json: Arc<serde_json::value::RawValue>,
 }
 
 impl ShownUser {
@@ -119,14 +134,56 @@ impl ShownUser {
             rendered: Default::default(),
         }
     }
-}
 
-/// A rendering of a `ShownUser` and what it depended on besides the user.
-pub struct Rendered {
-    pub base: String,
-    pub inactive: bool,
-    pub mfa_enabled: bool,
-    pub json: Arc<serde_json::value::RawValue>,
+    /// The rendering kept for exactly `what`, if any.
+    pub fn rendering(&self, what: RenderedFor) -> Option<Arc<serde_json::value::RawValue>> {
+        let kept = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        kept.as_ref()
+            .filter(|r| {
+                r.base == what.base
+                    && r.inactive == what.inactive
+                    && r.mfa_enabled == what.mfa_enabled
+            })
+            .map(|r| r.json.clone())
+    }
+
+    /// Keeps `json` as the rendering for `what` (replacing one for another state).
+    pub fn keep_rendering(&self, what: RenderedFor, json: Arc<serde_json::value::RawValue>) {
+        *self.rendered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Rendered {
+            base: what.base.to_string(),
+            inactive: what.inactive,
+            mfa_enabled: what.mfa_enabled,
+            json,
+        });
+    }
+
+    /// About how many bytes this user takes in memory, its rendering included (for the cache's
+    /// bound: extra attributes are the client's and may be large).
+    pub fn weight(&self) -> usize {
+        let u = &self.user;
+        let text = [
+            Some(&u.id),
+            Some(&u.name),
+            Some(&u.domain_id),
+            Some(&u.extra),
+            u.default_project_id.as_ref(),
+            u.email.as_ref(),
+            u.description.as_ref(),
+            u.phone.as_ref(),
+            u.bound_project_id.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::len)
+        .sum::<usize>();
+        let options: usize = self
+            .options
+            .iter()
+            .map(|o| o.user_id.len() + o.name.len() + o.value.len() + 72)
+            .sum();
+        // The rendering repeats the text, plus keys and the links (~250 bytes).
+        512 + 2 * (text + options) + 250
+    }
 }
 
 /// A user as the API shows it.
@@ -631,9 +688,18 @@ where
         .state
         .store
         .run(move |c| {
-            let rows = load(c)?;
-            let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-            let shown = reader.shown_users(c, &ids)?;
+            // A user deleted between the two reads would leave the page short, and a short page
+            // says it is the last one: read the page again (a few times at most).
+            let mut attempts = 0;
+            let (rows, shown) = loop {
+                attempts += 1;
+                let rows = load.clone()(c)?;
+                let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                let shown = reader.shown_users(c, &ids)?;
+                if attempts >= 3 || shown.iter().all(Option::is_some) {
+                    break (rows, shown);
+                }
+            };
             let requiring = domains_requiring_mfa(c, &reader, shown.iter().flatten())?;
             Ok((rows, shown, requiring))
         })
@@ -641,7 +707,7 @@ where
     Ok(rows
         .into_iter()
         .zip(shown)
-        // A user deleted between the two reads is no longer listed.
+        // Still gone after the last attempt: no longer listed.
         .filter_map(|(row, shown)| {
             let shown = shown?;
             let facts = MfaFacts {

@@ -478,6 +478,19 @@ both_backends!(a_listed_user_is_shown_exactly_as_alone, |app| {
         assert_eq!(listed, alone);
     }
     assert_eq!(made["user"], alone);
+    let cache = &app.state.cache;
+    let kept = cache
+        .user(cache.ticket(), &id)
+        .expect("listed users are cached");
+    let state = ironstone::identity::RenderedFor {
+        base: &app.state.public_url(),
+        inactive: false,
+        mfa_enabled: false,
+    };
+    assert!(
+        kept.rendering(state).is_some(),
+        "the rendering was not kept"
+    );
     // A group's member list renders its users the same way.
     let group = create_group(&app, &app.admin_token, &domain, "g").await;
     app.put(&format!("/v3/groups/{group}/users/{id}"), &app.admin_token)
