@@ -141,7 +141,7 @@ pub struct CacheConfig {
     pub enabled: bool,
     /// Most validated tokens kept (each about 2 KiB), and as many role sets of (user, project,
     /// application credential); catalogs and access rules, projects and domains are kept for at
-    /// most a tenth as many each.
+    /// most a tenth as many each; listed users for at most this many KiB.
     pub max_entries: u64,
 }
 
