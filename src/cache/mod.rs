@@ -76,14 +76,21 @@ where
         K: std::borrow::Borrow<Q>,
         Q: std::hash::Hash + Eq + ?Sized,
     {
-        let epoch = ticket.0?;
-        let hit = self
-            .map
-            .get(key)
-            .filter(|e| e.epoch == epoch)
-            .map(|e| e.value.clone());
+        let hit = self.lookup(ticket.0?, key);
         record(self.kind, hit.is_some());
         hit
+    }
+
+    /// The value under `key` if it was computed in `epoch`.
+    fn lookup<Q>(&self, epoch: u64, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.map
+            .get(key)
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.value.clone())
     }
 
     /// As `get` for many keys at once, counted once (a list page asks for hundreds).
@@ -95,14 +102,7 @@ where
         let Some(epoch) = ticket.0 else {
             return keys.map(|_| None).collect();
         };
-        let found: Vec<Option<V>> = keys
-            .map(|k| {
-                self.map
-                    .get(k)
-                    .filter(|e| e.epoch == epoch)
-                    .map(|e| e.value.clone())
-            })
-            .collect();
+        let found: Vec<Option<V>> = keys.map(|k| self.lookup(epoch, k)).collect();
         let hits = found.iter().filter(|f| f.is_some()).count() as u64;
         counter!(CACHE_HITS, "cache" => self.kind).increment(hits);
         counter!(CACHE_MISSES, "cache" => self.kind).increment(found.len() as u64 - hits);

@@ -430,13 +430,7 @@ pub fn list_users(conn: &mut DbConnection, f: &UserFilter) -> Result<Vec<ListedU
     if let Some(limit) = f.limit {
         q = q.limit(limit);
     }
-    // Collected into room for the page at once (a row is ~300 bytes; doubling copied each
-    // page several times).
-    let mut out = Vec::with_capacity(f.limit.map_or(64, |l| l.clamp(0, 1000) as usize));
-    for row in q.order(users::id.asc()).load_iter::<ListedUser, _>(conn)? {
-        out.push(row?);
-    }
-    Ok(out)
+    Ok(q.order(users::id.asc()).load(conn)?)
 }
 
 /// The profiles of these users (those that exist), each with whether it has any option.
