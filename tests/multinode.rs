@@ -867,23 +867,15 @@ async fn warm(w: &World, nodes: &[String], token: &str) {
     }
 }
 
-/// How long after now each node takes to answer `token` as `done` says (polled every 2 ms,
+/// How long after now each node at `nodes` takes until `done(node)` holds (polled every 2 ms,
 /// given up after 5 s so that a failure still reports a figure).
-async fn seen(
-    w: &World,
-    nodes: &[String],
-    token: &str,
-    done: impl Fn(u16, &Value) -> bool,
-) -> Vec<Duration> {
+async fn until(nodes: &[String], done: impl AsyncFn(&str) -> bool) -> Vec<Duration> {
     let start = Instant::now();
     let mut delays: Vec<Option<Duration>> = vec![None; nodes.len()];
     while delays.iter().any(Option::is_none) && start.elapsed() < Duration::from_secs(5) {
         for (i, base) in nodes.iter().enumerate() {
-            if delays[i].is_none() {
-                let (status, body) = w.validate_on(base, token).await;
-                if done(status, &body) {
-                    delays[i] = Some(start.elapsed());
-                }
+            if delays[i].is_none() && done(base).await {
+                delays[i] = Some(start.elapsed());
             }
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -892,6 +884,20 @@ async fn seen(
         .into_iter()
         .map(|d| d.unwrap_or(Duration::from_secs(5)))
         .collect()
+}
+
+/// How long each node takes to answer `token` as `done` says.
+async fn seen(
+    w: &World,
+    nodes: &[String],
+    token: &str,
+    done: impl Fn(u16, &Value) -> bool,
+) -> Vec<Duration> {
+    until(nodes, async |base: &str| {
+        let (status, body) = w.validate_on(base, token).await;
+        done(status, &body)
+    })
+    .await
 }
 
 /// The name `user` has in the list at `path` on node `base` (as the admin sees it).
@@ -912,7 +918,7 @@ async fn listed_name(w: &World, base: &str, path: &str, user: &str) -> Option<St
         .and_then(|u| u["name"].as_str().map(String::from))
 }
 
-/// How long each node takes to list `user` as `name` (polled as `seen` does).
+/// How long each node takes to list `user` as `name`.
 async fn listed_seen(
     w: &World,
     nodes: &[String],
@@ -920,22 +926,10 @@ async fn listed_seen(
     user: &str,
     name: &str,
 ) -> Vec<Duration> {
-    let start = Instant::now();
-    let mut delays: Vec<Option<Duration>> = vec![None; nodes.len()];
-    while delays.iter().any(Option::is_none) && start.elapsed() < Duration::from_secs(5) {
-        for (i, base) in nodes.iter().enumerate() {
-            if delays[i].is_none()
-                && listed_name(w, base, path, user).await.as_deref() == Some(name)
-            {
-                delays[i] = Some(start.elapsed());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    delays
-        .into_iter()
-        .map(|d| d.unwrap_or(Duration::from_secs(5)))
-        .collect()
+    until(nodes, async |base: &str| {
+        listed_name(w, base, path, user).await.as_deref() == Some(name)
+    })
+    .await
 }
 
 async fn refused(w: &World, nodes: &[String], token: &str) -> Vec<Duration> {

@@ -467,15 +467,21 @@ both_backends!(a_listed_user_is_shown_exactly_as_alone, |app| {
         .ends_with(&format!("/v3/users/{id}")));
     assert_eq!(alone["email"], "ann@example.com");
     assert_eq!(alone["OS-PCU:status"], "active");
-    // Listed twice: rendered, then copied from the rendering kept with the cached user.
-    for _ in 0..2 {
-        let listed = app
-            .get(&format!("/v3/users?domain_id={domain}"), &app.admin_token)
-            .await
-            .expect(200)
-            .body["users"][0]
-            .clone();
-        assert_eq!(listed, alone);
+    // Listed twice, in the users list and in a group's member list: rendered, then copied from
+    // the rendering kept with the cached user.
+    let group = create_group(&app, &app.admin_token, &domain, "g").await;
+    app.put(&format!("/v3/groups/{group}/users/{id}"), &app.admin_token)
+        .await
+        .expect(204);
+    for path in [
+        format!("/v3/users?domain_id={domain}"),
+        format!("/v3/groups/{group}/users"),
+    ] {
+        for _ in 0..2 {
+            let listed =
+                app.get(&path, &app.admin_token).await.expect(200).body["users"][0].clone();
+            assert_eq!(listed, alone, "{path}");
+        }
     }
     assert_eq!(made["user"], alone);
     let cache = &app.state.cache;
@@ -491,18 +497,4 @@ both_backends!(a_listed_user_is_shown_exactly_as_alone, |app| {
         kept.rendering(state).is_some(),
         "the rendering was not kept"
     );
-    // A group's member list renders its users the same way.
-    let group = create_group(&app, &app.admin_token, &domain, "g").await;
-    app.put(&format!("/v3/groups/{group}/users/{id}"), &app.admin_token)
-        .await
-        .expect(204);
-    for _ in 0..2 {
-        let member = app
-            .get(&format!("/v3/groups/{group}/users"), &app.admin_token)
-            .await
-            .expect(200)
-            .body["users"][0]
-            .clone();
-        assert_eq!(member, alone);
-    }
 });
